@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class MODEL_REFERENCE_CATEGORY(StrEnum):  # noqa: N801 - upstream's public name
+class MODEL_REFERENCE_CATEGORY(StrEnum):  # upstream's public name
     """Every category of the model reference, in upstream's enum order."""
 
     blip = "blip"

@@ -1,0 +1,1 @@
+"""The ``modelref`` command line (Typer + rich)."""

@@ -1,0 +1,307 @@
+"""The apply engine: approved changes become live catalog records, all or nothing.
+
+Two short transactions (design.md §2): reserve (APPROVED -> APPLYING under one job id), then
+commit (validate against the *current* catalog, write the catalog, mark applied, audit, at most
+one batch split per batch). A failure in the commit transaction rolls it back whole and a third
+transaction releases the reservations, so a crash anywhere leaves either the applied state with
+its catalog write, or an APPLYING record with no write that start-up recovery reverts.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from modelref.domain.audit import AuditEvent
+from modelref.domain.canonical import content_hash
+from modelref.domain.categories import AuditOperation, Category
+from modelref.domain.errors import (
+    Conflict,
+    InvalidTransition,
+    ModelrefError,
+    NotFound,
+    StaleChange,
+    ValidationFailed,
+)
+from modelref.domain.queue_models import BatchSplitInfo, PendingChangeRecord, PendingChangeStatus
+from modelref.service import faults
+from modelref.service.queue import PendingQueueService, normalize_job_id
+from modelref.service.queue_tx import Actor, load
+from modelref.store import audit_store, catalog_store, queue_store
+
+log = logging.getLogger("modelref.apply")
+
+
+@dataclass
+class ApplyResult:
+    """What one apply call did."""
+
+    job_id: str
+    applied: list[PendingChangeRecord] = field(default_factory=list)
+    batch_split: BatchSplitInfo | None = None
+    categories: list[Category] = field(default_factory=list)
+
+
+class ApplyFailed(ModelrefError):
+    """Wraps the error of the change that made a multi-change apply roll back."""
+
+    def __init__(self, change_id: int, cause: ModelrefError) -> None:
+        super().__init__(f"Change {change_id}: {cause.message}")
+        self.change_id = change_id
+        self.cause = cause
+        self.code = cause.code
+
+
+class ApplyEngine:
+    """Applies approved changes on the queue's database; publishes after commit."""
+
+    def __init__(self, queue: PendingQueueService, publisher: Any | None = None) -> None:
+        self.queue = queue
+        self.db = queue.db
+        self.publisher = publisher
+
+    # ------------------------------------------------------------------ entry points
+    def apply_changes(
+        self,
+        change_ids: list[int],
+        applied_by: str,
+        applied_username: str,
+        job_id: str | None = None,
+        force: bool = False,
+        allow_mixed_batch: bool = False,
+    ) -> ApplyResult:
+        """Apply ``change_ids`` in the given order as one all-or-nothing unit."""
+        ids = _ordered_ids(change_ids)
+        job = normalize_job_id(job_id) or f"apply-{uuid.uuid4().hex}"
+        actor = Actor(str(applied_by), applied_username)
+        with self.db.read() as conn:
+            records = [self._preflight_one(conn, cid) for cid in ids]
+        if not allow_mixed_batch:
+            _check_cohesion(records)
+        done = self._already_done(records, job)
+        if done is not None:
+            return done
+        return self._run(ids, job, actor, force)
+
+    def apply_batch(
+        self,
+        batch_id: int,
+        applied_by: str,
+        applied_username: str,
+        job_id: str | None = None,
+        force: bool = False,
+    ) -> ApplyResult:
+        """Apply every approved change of ``batch_id`` (in change id order), no split cascade."""
+        job = normalize_job_id(job_id) or f"apply-{uuid.uuid4().hex}"
+        with self.db.read() as conn:
+            members = queue_store.in_batch(conn, batch_id)
+        if not members:
+            raise NotFound(f"No changes found for batch {batch_id}")
+        mine = [r for r in members if r.applied_job_id == job and r.status in _RESERVED_OR_DONE]
+        if mine and all(r.status is PendingChangeStatus.APPLIED for r in mine):
+            open_left = [r for r in members if r.status is PendingChangeStatus.APPROVED]
+            if not open_left:
+                return ApplyResult(job_id=job, applied=mine)
+        todo = [
+            r.change_id
+            for r in members
+            if r.status is PendingChangeStatus.APPROVED
+            or (r.status is PendingChangeStatus.APPLYING and r.applied_job_id == job)
+        ]
+        if not todo:
+            if all(r.status is PendingChangeStatus.APPLIED for r in members):
+                return ApplyResult(job_id=job)
+            raise NotFound(f"No approved changes found in batch {batch_id}")
+        return self._run(todo, job, Actor(str(applied_by), applied_username), force)
+
+    # ------------------------------------------------------------------ steps
+    def _preflight_one(self, conn: Connection, change_id: int) -> PendingChangeRecord:
+        record = queue_store.get(conn, change_id)
+        if record is None:
+            raise NotFound(f"Change {change_id} not found.")
+        return record
+
+    def _already_done(self, records: list[PendingChangeRecord], job: str) -> ApplyResult | None:
+        if all(
+            r.status is PendingChangeStatus.APPLIED and r.applied_job_id == job for r in records
+        ):
+            return ApplyResult(job_id=job, applied=records)
+        return None
+
+    def _run(self, ids: list[int], job: str, actor: Actor, force: bool) -> ApplyResult:
+        now = _now()
+        with self.db.write() as conn:
+            for cid in ids:
+                self.queue.reserve_in(conn, cid, job, actor=actor, now=now)
+        faults.point("after_reserve")
+        try:
+            with self.db.write() as conn:
+                result = self._commit(conn, ids, job, actor, force, _now())
+        except ModelrefError as exc:
+            self._release(ids, job, actor, exc)
+            raise
+        except Exception as exc:
+            self._release(ids, job, actor, exc)
+            raise
+        faults.point("after_commit")
+        if self.publisher is not None and result.categories:
+            try:
+                self.publisher.publish(result.categories)
+            except OSError:
+                log.exception("publishing %s failed; start-up will retry", result.categories)
+        return result
+
+    def _commit(
+        self, conn: Connection, ids: list[int], job: str, actor: Actor, force: bool, now: int
+    ) -> ApplyResult:
+        result = ApplyResult(job_id=job)
+        batches: list[int] = []
+        touched: list[Category] = []
+        for index, cid in enumerate(ids):
+            record = load(conn, cid)
+            if record.status is PendingChangeStatus.APPLIED and record.applied_job_id == job:
+                result.applied.append(record)
+                continue
+            if record.status is not PendingChangeStatus.APPLYING or record.applied_job_id != job:
+                raise ApplyFailed(
+                    cid,
+                    InvalidTransition(
+                        f"Change {cid} is not reserved by this job (status={record.status.value})."
+                    ),
+                )
+            try:
+                forced = self._write_catalog(conn, record, actor, force, now)
+            except ModelrefError as exc:
+                raise ApplyFailed(cid, exc) from exc
+            result.applied.append(
+                self.queue.mark_applied_in(conn, record, actor=actor, now=now, forced=forced)
+            )
+            if record.category not in touched:
+                touched.append(record.category)
+            if record.batch_id is not None and record.batch_id not in batches:
+                batches.append(record.batch_id)
+            if index == len(ids) // 2:
+                faults.point("mid_transaction")
+        for batch_id in batches:
+            split = self.queue.split_in(conn, batch_id, actor=actor, now=now)
+            if split is not None:
+                result.batch_split = split
+        result.categories = touched
+        return result
+
+    def _write_catalog(
+        self, conn: Connection, record: PendingChangeRecord, actor: Actor, force: bool, now: int
+    ) -> bool:
+        """Validate one change against the live catalog and write it. Returns "was forced"."""
+        category, name = record.category.value, record.model_name
+        live = catalog_store.get(conn, category, name)
+        live_hash = live.content_hash if live is not None else None
+        stale = live_hash != record.base_hash
+        op = record.operation
+        if op is AuditOperation.create and live is not None and not force:
+            raise Conflict(f"Model '{name}' already exists in category '{category}'.")
+        if op is not AuditOperation.create and live is None:
+            raise Conflict(f"Model '{name}' no longer exists in category '{category}'.")
+        if stale and not force:
+            raise StaleChange(
+                f"Change {record.change_id} is stale: '{name}' in '{category}' changed since it "
+                "was proposed; re-propose it or apply with force."
+            )
+        before = live.record if live is not None else None
+        if op is AuditOperation.delete:
+            catalog_store.remove(conn, category, name)
+            after = None
+        else:
+            if record.payload is None:
+                raise ValidationFailed(
+                    f"Change {record.change_id} ({op.value}) is missing payload data."
+                )
+            after = _with_metadata(record.payload, before, now)
+            digest = content_hash(after)
+            assert digest is not None
+            catalog_store.put(
+                conn, category, name, after, digest, live.extras if live else None, now
+            )
+        catalog_store.bump_version(conn, category, now, op.value, name)
+        audit_store.append(
+            conn,
+            timestamp=now,
+            domain="v2",
+            category=category,
+            model_name=name,
+            operation=op.value,
+            action=None,
+            change_id=record.change_id,
+            batch_id=record.batch_id,
+            job_id=record.applied_job_id,
+            logical_user_id=actor.user_id,
+            username=actor.username,
+            payload={"before": before, "after": after, "forced": bool(stale and force)},
+        )
+        return bool(stale and force)
+
+    def _release(self, ids: list[int], job: str, actor: Actor, exc: BaseException) -> None:
+        reason = f"apply_failed: {exc}"[:500]
+        with self.db.write() as conn:
+            for cid in ids:
+                record = queue_store.get(conn, cid)
+                if (
+                    record is not None
+                    and record.status is PendingChangeStatus.APPLYING
+                    and record.applied_job_id == job
+                ):
+                    self.queue.release_in(conn, cid, job, actor=actor, now=_now(), reason=reason)
+
+
+_RESERVED_OR_DONE = (PendingChangeStatus.APPLYING, PendingChangeStatus.APPLIED)
+
+
+def _now() -> int:
+    from modelref.domain.queue_models import now_ts
+
+    return now_ts()
+
+
+def _ordered_ids(change_ids: list[int]) -> list[int]:
+    if not change_ids:
+        raise ValidationFailed("change_ids: provide at least one change id")
+    seen: list[int] = []
+    for cid in change_ids:
+        if isinstance(cid, bool) or not isinstance(cid, int) or cid <= 0:
+            raise ValidationFailed(f"change_ids: ids must be positive integers, got {cid!r}")
+        if cid not in seen:
+            seen.append(cid)
+    return seen
+
+
+def _check_cohesion(records: list[PendingChangeRecord]) -> None:
+    batch_ids = sorted({r.batch_id for r in records if r.batch_id is not None})
+    if any(r.batch_id is None for r in records) or any(
+        r.status is PendingChangeStatus.PENDING for r in records
+    ):
+        raise InvalidTransition("Cannot apply changes that have not been approved in a batch")
+    if len(batch_ids) > 1:
+        raise InvalidTransition(
+            f"All changes must belong to the same batch. Found batch IDs: {batch_ids}"
+        )
+
+
+def _with_metadata(
+    payload: dict[str, Any], before: dict[str, Any] | None, now: int
+) -> dict[str, Any]:
+    """Server-maintained metadata (spec data-model §3): keep created_*, stamp updated_at."""
+    meta = dict(payload.get("metadata") or {"schema_version": "2.0.0"})
+    old = (before or {}).get("metadata") or {}
+    for key in ("created_at", "created_by"):
+        if old.get(key) is not None:
+            meta[key] = old[key]
+    meta.setdefault("created_at", now)
+    meta["updated_at"] = now
+    return {**payload, "metadata": meta}
+
+
+__all__ = ["ApplyEngine", "ApplyFailed", "ApplyResult", "AuditEvent"]

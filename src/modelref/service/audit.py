@@ -1,0 +1,59 @@
+"""Audit use cases: verify the hash chain, replay queue state, read event history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelref.domain.audit import AuditEvent, first_broken, replay_queue
+from modelref.domain.queue_models import PendingChangeRecord
+from modelref.store import audit_store
+from modelref.store.database import Database
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Result of :meth:`AuditService.verify`."""
+
+    ok: bool
+    events: int
+    broken_event_id: int | None = None
+    reason: str | None = None
+
+
+class AuditService:
+    """Read side of the audit log."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def verify(self) -> ChainReport:
+        """Walk the whole chain; report the first event whose hash or link is wrong."""
+        with self.db.read() as conn:
+            events = list(audit_store.iter_events(conn))
+        broken = first_broken(events)
+        if broken is None:
+            return ChainReport(ok=True, events=len(events))
+        return ChainReport(
+            ok=False, events=len(events), broken_event_id=broken[0], reason=broken[1]
+        )
+
+    def replay(self) -> dict[int, PendingChangeRecord]:
+        """Every queue record rebuilt from events alone (must equal the store)."""
+        with self.db.read() as conn:
+            return replay_queue(list(audit_store.iter_events(conn)))
+
+    def events(self) -> list[AuditEvent]:
+        with self.db.read() as conn:
+            return list(audit_store.iter_events(conn))
+
+    def for_change(self, change_id: int) -> list[AuditEvent]:
+        with self.db.read() as conn:
+            return audit_store.for_change(conn, change_id)
+
+    def for_batch(self, batch_id: int) -> list[AuditEvent]:
+        with self.db.read() as conn:
+            return audit_store.for_batch(conn, batch_id)
+
+    def for_model(self, category: str, model_name: str) -> list[AuditEvent]:
+        with self.db.read() as conn:
+            return audit_store.for_model(conn, category, model_name)

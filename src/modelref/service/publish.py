@@ -1,0 +1,82 @@
+"""Derived files: write category files atomically after commit, and catch up at start-up.
+
+Each published category has a marker ``.<file>.version`` holding the catalog version the file
+was written from, so a restart can tell which files are behind the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from modelref.domain.categories import Category
+from modelref.service.catalog import CatalogService
+
+log = logging.getLogger("modelref.publish")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file, fsync and rename (never a torn file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class Publisher:
+    """Keeps ``publish_dir`` in step with the catalog (v2 files, plus legacy where it exists)."""
+
+    def __init__(self, catalog: CatalogService, publish_dir: Path) -> None:
+        self.catalog = catalog
+        self.dir = publish_dir
+
+    def marker(self, category: Category) -> Path:
+        return self.dir / f".{category.value}.version"
+
+    def published_version(self, category: Category) -> int:
+        try:
+            return int(self.marker(category).read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def publish(self, categories: Iterable[Category]) -> list[Category]:
+        """Write the given categories' files from one consistent snapshot."""
+        written = []
+        for category in categories:
+            files, version = self.catalog.render_files(category)
+            for rel, data in files.items():
+                atomic_write(self.dir / rel, data)
+            atomic_write(self.marker(category), f"{version}\n".encode())
+            written.append(category)
+        return written
+
+    def catch_up(self) -> list[Category]:
+        """Republish every category whose files are behind the database (start-up)."""
+        behind = [
+            c
+            for c, version in self.catalog.versions().items()
+            if self.published_version(c) < version
+        ]
+        for category in behind:
+            log.warning("published %s is behind the database; republishing", category.value)
+        return self.publish(behind)
+
+
+def read_json(path: Path) -> object:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,1 @@
+"""SQL storage (SQLAlchemy Core): one schema, SQLite and PostgreSQL engines."""

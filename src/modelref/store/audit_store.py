@@ -1,0 +1,67 @@
+"""SQL for the append-only audit log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from modelref.domain.audit import GENESIS_HASH, AuditEvent, chain_hash
+from modelref.store.tables import audit_events
+
+A = audit_events
+
+
+def append(conn: Connection, **fields: Any) -> AuditEvent:
+    """Chain and insert one event; must run inside a serialized write transaction."""
+    last = conn.execute(
+        select(A.c.event_id, A.c.hash).order_by(A.c.event_id.desc()).limit(1)
+    ).first()
+    prev_id, prev_hash = (int(last.event_id), str(last.hash)) if last else (0, GENESIS_HASH)
+    event = AuditEvent(event_id=prev_id + 1, prev_hash=prev_hash, **fields)
+    event = AuditEvent(**{**event.__dict__, "hash": chain_hash(prev_hash, event)})
+    row = dict(event.__dict__)
+    row["payload"] = json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
+    conn.execute(insert(A).values(**row))
+    return event
+
+
+def _from_row(row: Any) -> AuditEvent:
+    data = dict(row._mapping)
+    data["payload"] = json.loads(data["payload"]) if data["payload"] else {}
+    return AuditEvent(**data)
+
+
+def iter_events(
+    conn: Connection, *where: ColumnElement[bool], chunk: int = 2000
+) -> Iterator[AuditEvent]:
+    """Events in id order, read in chunks so the whole log never sits in memory at once."""
+    after = 0
+    while True:
+        q = select(A).where(A.c.event_id > after, *where).order_by(A.c.event_id).limit(chunk)
+        rows = conn.execute(q).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield _from_row(row)
+        after = int(rows[-1].event_id)
+
+
+def for_change(conn: Connection, change_id: int) -> list[AuditEvent]:
+    return list(iter_events(conn, A.c.change_id == change_id))
+
+
+def for_batch(conn: Connection, batch_id: int) -> list[AuditEvent]:
+    return list(iter_events(conn, A.c.batch_id == batch_id))
+
+
+def for_model(conn: Connection, category: str, model_name: str) -> list[AuditEvent]:
+    return list(iter_events(conn, A.c.category == category, A.c.model_name == model_name))
+
+
+def count(conn: Connection) -> int:
+    last = conn.execute(select(A.c.event_id).order_by(A.c.event_id.desc()).limit(1)).scalar()
+    return int(last or 0)

@@ -1,0 +1,129 @@
+"""Engines and transactions for SQLite and PostgreSQL behind one small interface.
+
+Every write transaction is serialized: SQLite takes the write lock up front (``BEGIN
+IMMEDIATE``), PostgreSQL takes a transaction-scoped advisory lock as its first statement. The
+queue's write rate is tiny next to its read rate, and serial writers make the audit hash chain,
+id counters and the single-open-batch rule correct across any number of processes without
+retry loops. Reads never take that lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from modelref.domain.errors import StorageError
+
+#: Arbitrary constant naming modelref's global write lock in PostgreSQL.
+_PG_WRITE_LOCK = 0x6D6F64656C726566 & 0x7FFFFFFFFFFFFFFF
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """One database: an engine plus the two kinds of transaction modelref uses."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        self.sqlite_path: Path | None = None
+        if self.dialect == "sqlite":
+            self.engine = self._sqlite_engine(parsed.database)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5)
+        else:
+            raise StorageError(f"Unsupported database URL scheme: {parsed.drivername}")
+
+    def _sqlite_engine(self, database: str | None) -> Engine:
+        if not database or database == ":memory:":
+            raise StorageError("SQLite needs a file path (in-memory databases are not shared)")
+        self.sqlite_path = Path(database)
+        self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get("modelref_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A serialized read-write transaction; commits on success, rolls back on error."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(modelref_write=True)
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK}
+                        )
+                    yield conn
+        except OperationalError as exc:
+            raise StorageError(f"database error: {exc.orig}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot transaction (never blocks writers on SQLite WAL)."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise StorageError(f"database error: {exc.orig}") from exc
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[Connection | None]:
+        """Serialize schema migrations between processes starting at the same time."""
+        if self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_WRITE_LOCK - 1})
+                conn.commit()
+                try:
+                    yield conn
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_WRITE_LOCK - 1})
+                    conn.commit()
+        else:
+            assert self.sqlite_path is not None
+            lock_path = self.sqlite_path.with_name(self.sqlite_path.name + ".migrate.lock")
+            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield None
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+    def dispose(self) -> None:
+        """Close pooled connections (before fork, or at shutdown)."""
+        self.engine.dispose()
+
+
+__all__ = ["DBAPIError", "Database", "normalize_url"]

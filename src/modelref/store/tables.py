@@ -1,0 +1,135 @@
+"""The schema: catalog, queue and audit log in one database, so a use case is one transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+#: Named counters (change_id, batch_id) allocated inside the transaction that uses them.
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+pending_changes = Table(
+    "pending_changes",
+    metadata,
+    Column("change_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("category", String(32), nullable=False),
+    Column("model_name", String(512), nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("payload", Text),
+    Column("requested_by", String(128), nullable=False),
+    Column("requested_username", String(256), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("notes", Text),
+    Column("batch_id", BigInteger),
+    Column("batch_title", String(256)),
+    Column("approved_by", String(128)),
+    Column("approved_username", String(256)),
+    Column("approved_at", BigInteger),
+    Column("rejected_by", String(128)),
+    Column("rejected_username", String(256)),
+    Column("rejected_at", BigInteger),
+    Column("reject_reason", Text),
+    Column("applied_at", BigInteger),
+    Column("applied_by", String(128)),
+    Column("applied_username", String(256)),
+    Column("applied_job_id", String(160)),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("request_metadata", Text),
+    Column("related_models", Text),
+    Column("base_hash", String(64)),
+    Column("lease_expires_at", BigInteger),
+    Index("ix_pending_changes_status_id", "status", "change_id"),
+    Index("ix_pending_changes_category_id", "category", "change_id"),
+    Index("ix_pending_changes_batch_id", "batch_id", "change_id"),
+    Index("ix_pending_changes_requested_by_id", "requested_by", "change_id"),
+    Index("ix_pending_changes_model", "category", "model_name"),
+)
+
+#: Append-only, hash-chained event log (design.md §4).
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("domain", String(16), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("model_name", String(512), nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("action", String(32)),
+    Column("change_id", BigInteger),
+    Column("batch_id", BigInteger),
+    Column("job_id", String(160)),
+    Column("logical_user_id", String(128)),
+    Column("username", String(256)),
+    Column("payload", Text),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_change_id", "change_id"),
+    Index("ix_audit_events_batch_id", "batch_id"),
+    Index("ix_audit_events_category_model", "category", "model_name"),
+    Index("ix_audit_events_action", "action"),
+)
+
+#: Live catalog: the current record of each (category, name).
+catalog_records = Table(
+    "catalog_records",
+    metadata,
+    Column("category", String(32), primary_key=True),
+    Column("name", String(512), primary_key=True),
+    Column("record", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("extras", Text),
+    Column("position", Integer, nullable=False, default=0),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+#: Per-category version (bumped by every catalog write) and upstream-style metadata counters.
+catalog_versions = Table(
+    "catalog_versions",
+    metadata,
+    Column("category", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("last_updated", BigInteger),
+    Column("last_operation_type", String(16)),
+    Column("last_operation_model", String(512)),
+    Column("total_creates", BigInteger, nullable=False, default=0),
+    Column("total_updates", BigInteger, nullable=False, default=0),
+    Column("total_deletes", BigInteger, nullable=False, default=0),
+    Column("initialization_time", BigInteger),
+    Column("source_sha256", String(64)),
+)
+
+#: Local API keys, stored as sha256 hashes (design.md §5).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("key_prefix", String(16), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("username", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+)
