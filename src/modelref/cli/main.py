@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from modelref import __version__
-from modelref.cli import db_cmd
+from modelref.cli import db_cmd, serve_cmd
 
 app = typer.Typer(
     name="modelref",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=True,
 )
 app.add_typer(db_cmd.app, name="db")
+app.command("serve")(serve_cmd.serve)
 
 
 def _version(value: bool) -> None:

@@ -80,6 +80,22 @@ def replay_queue(events: list[AuditEvent]) -> dict[int, PendingChangeRecord]:
     return records
 
 
+def replay_catalog(events: list[AuditEvent]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Rebuild every category's live records from import and apply events alone."""
+    catalog: dict[str, dict[str, dict[str, Any]]] = {}
+    for ev in events:
+        if ev.category == QUEUE_CATEGORY:
+            continue
+        records = catalog.setdefault(ev.category, {})
+        if ev.action == "import":
+            catalog[ev.category] = dict(ev.payload["records"])
+        elif ev.operation == "delete":
+            records.pop(ev.model_name, None)
+        elif ev.operation in ("create", "update"):
+            records[ev.model_name] = ev.payload["after"]
+    return catalog
+
+
 def _fold(records: dict[int, PendingChangeRecord], ev: AuditEvent) -> None:
     body = ev.payload.get("after", {})
     action = Action(ev.action or "")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from modelref.domain.audit import AuditEvent, first_broken, replay_queue
+from modelref.domain.audit import AuditEvent, first_broken, replay_catalog, replay_queue
 from modelref.domain.queue_models import PendingChangeRecord
 from modelref.store import audit_store
 from modelref.store.database import Database
@@ -41,6 +42,11 @@ class AuditService:
         """Every queue record rebuilt from events alone (must equal the store)."""
         with self.db.read() as conn:
             return replay_queue(list(audit_store.iter_events(conn)))
+
+    def replay_catalog(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every category's records rebuilt from import/apply events (must equal the catalog)."""
+        with self.db.read() as conn:
+            return replay_catalog(list(audit_store.iter_events(conn)))
 
     def events(self) -> list[AuditEvent]:
         with self.db.read() as conn:

@@ -174,3 +174,30 @@ def bump_version(
         values["source_sha256"] = source_sha256
     conn.execute(update(V).where(V.c.category == category).values(**values))
     return new_version
+
+
+def replace_category(
+    conn: Connection,
+    category: str,
+    rows: list[tuple[str, dict[str, Any], str, dict[str, Any] | None]],
+    now: int,
+) -> None:
+    """Make ``category`` hold exactly ``rows`` (name, record, hash, extras), in that order."""
+    conn.execute(delete(R).where(R.c.category == category))
+    if not rows:
+        return
+    conn.execute(
+        insert(R),
+        [
+            {
+                "category": category,
+                "name": name,
+                "record": json.dumps(record, ensure_ascii=False),
+                "content_hash": digest,
+                "extras": json.dumps(extras, ensure_ascii=False) if extras else None,
+                "position": index,
+                "updated_at": now,
+            }
+            for index, (name, record, digest, extras) in enumerate(rows, start=1)
+        ],
+    )

@@ -1,0 +1,16 @@
+"""``modelref serve``: the API and reviewer UI on uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Run the HTTP API and the reviewer UI (migrates and recovers at start-up)."""
+    from modelref.api.server import run
+
+    run(host=host, port=port, workers=workers)

@@ -1,0 +1,219 @@
+"""Who is calling: API keys resolved to an identity with roles (design.md §5).
+
+Two providers behind one interface: local keys (sha256-hashed in the database) and AI Horde's
+``find_user`` (cached for a TTL keyed by the key's hash, so the key itself is never kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import httpx
+from sqlalchemy import insert, select, update
+
+from modelref.domain.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from modelref.domain.queue_models import now_ts
+from modelref.settings import Settings
+from modelref.store.database import Database
+from modelref.store.tables import api_keys
+
+
+class Role(StrEnum):
+    """Roles in increasing power; each includes the ones before it."""
+
+    reader = "reader"
+    requestor = "requestor"
+    approver = "approver"
+
+
+_RANK = {Role.reader: 0, Role.requestor: 1, Role.approver: 2}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An authenticated caller."""
+
+    user_id: str
+    username: str
+    role: Role
+
+    def has(self, role: Role) -> bool:
+        return _RANK[self.role] >= _RANK[role]
+
+    @property
+    def roles(self) -> list[str]:
+        """Upstream's ``/me/roles`` list (sorted; readers have none)."""
+        return sorted(r.value for r in (Role.requestor, Role.approver) if self.has(r))
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class IdentityProvider(Protocol):
+    def identify(self, key: str) -> Identity: ...
+
+
+class LocalKeys:
+    """API keys issued by ``modelref keys create`` and stored hashed."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def identify(self, key: str) -> Identity:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(api_keys).where(
+                    api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        if row is None:
+            raise AuthenticationFailed("Invalid API key")
+        return Identity(str(row.user_id), str(row.username), Role(row.role))
+
+    def create(self, user_id: str, username: str, role: Role | str) -> str:
+        """Issue a key; the plain key is returned once and never stored."""
+        if not str(user_id).strip():
+            raise ValidationFailed("user_id: must not be empty")
+        if not str(username).strip():
+            raise ValidationFailed("username: must not be empty")
+        try:
+            role = Role(role)
+        except ValueError:
+            raise ValidationFailed(
+                f"role: unknown role {role!r}; expected reader, requestor or approver"
+            ) from None
+        key = "mr_" + secrets.token_urlsafe(24)
+        with self.db.write() as conn:
+            conn.execute(
+                insert(api_keys).values(
+                    key_hash=hash_key(key),
+                    key_prefix=key[:10],
+                    user_id=str(user_id).strip(),
+                    username=str(username).strip(),
+                    role=role.value,
+                    created_at=now_ts(),
+                )
+            )
+        return key
+
+    def list(self) -> list[dict[str, object]]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).fetchall()
+        return [
+            {
+                "key_prefix": r.key_prefix,
+                "user_id": r.user_id,
+                "username": r.username,
+                "role": r.role,
+                "created_at": r.created_at,
+                "revoked_at": r.revoked_at,
+            }
+            for r in rows
+        ]
+
+    def revoke(self, key_prefix: str) -> int:
+        """Revoke every active key starting with ``key_prefix`` (as shown by ``keys list``)."""
+        if len(key_prefix) < 6:
+            raise ValidationFailed("key_prefix: give at least 6 characters of the key")
+        with self.db.write() as conn:
+            result = conn.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.key_prefix.startswith(key_prefix[:10]),
+                    api_keys.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now_ts())
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"No active key starts with {key_prefix!r}")
+        return int(result.rowcount)
+
+    def is_empty(self) -> bool:
+        with self.db.read() as conn:
+            return conn.execute(select(api_keys.c.key_hash).limit(1)).first() is None
+
+
+class HordeUsers:
+    """AI Horde ``find_user`` with allow-lists for roles and a TTL cache."""
+
+    def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
+        self.url = settings.horde_url.rstrip("/") + "/v2/find_user"
+        self.ttl = settings.horde_cache_ttl
+        self.requestors = Settings.id_list(settings.requestor_ids)
+        self.approvers = Settings.id_list(settings.approver_ids)
+        self.client = client or httpx.Client(timeout=10.0)
+        self._cache: dict[str, tuple[float, Identity]] = {}
+        self._lock = threading.Lock()
+        self.consecutive_failures = 0
+
+    def identify(self, key: str) -> Identity:
+        digest = hash_key(key)
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            reply = self.client.get(self.url, headers={"apikey": key})
+        except httpx.TimeoutException:
+            self.consecutive_failures += 1
+            raise ServiceUnavailable("Auth service timed out (AI Horde did not answer)") from None
+        except httpx.HTTPError as exc:
+            self.consecutive_failures += 1
+            raise ServiceUnavailable(f"Auth service unavailable (AI Horde: {exc})") from None
+        self.consecutive_failures = 0
+        if reply.status_code != 200:
+            raise AuthenticationFailed("Invalid API key")
+        try:
+            username = str(reply.json()["username"])
+        except (ValueError, KeyError, TypeError):
+            raise AuthenticationFailed("Invalid API key") from None
+        if "#" not in username:
+            raise AuthenticationFailed("Invalid API key")
+        user_id = username.rsplit("#", 1)[1]
+        role = Role.reader
+        if user_id in self.approvers:
+            role = Role.approver
+        elif user_id in self.requestors:
+            role = Role.requestor
+        identity = Identity(user_id, username, role)
+        with self._lock:
+            self._cache[digest] = (time.monotonic() + self.ttl, identity)
+        return identity
+
+
+class Authenticator:
+    """Resolves the ``apikey`` header and enforces roles, whatever the provider."""
+
+    def __init__(self, provider: IdentityProvider) -> None:
+        self.provider = provider
+
+    def identify(self, key: str | None) -> Identity:
+        if not key:
+            raise AuthenticationFailed("Not authenticated")
+        return self.provider.identify(key)
+
+    def require(self, key: str | None, role: Role) -> Identity:
+        identity = self.identify(key)
+        if not identity.has(role):
+            raise PermissionDenied(f"You are not on the pending queue {role.value} list.")
+        return identity
+
+
+def build_authenticator(settings: Settings, db: Database) -> Authenticator:
+    """The provider chosen by ``MODELREF_AUTH``."""
+    if settings.auth == "horde":
+        return Authenticator(HordeUsers(settings))
+    return Authenticator(LocalKeys(db))

@@ -1,0 +1,192 @@
+"""Catalog use cases: reads, versions, the beta view and diffs against the live records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelref.domain import diff as diffing
+from modelref.domain.categories import Category
+from modelref.domain.errors import NotFound
+from modelref.domain.queue_models import (
+    PendingChangeDiff,
+    PendingChangeDiffPage,
+    PendingChangeRecord,
+    PendingChangeStatus,
+)
+from modelref.service import rendering
+from modelref.service.queue_tx import Actor
+from modelref.store import catalog_store, queue_store
+from modelref.store.database import Database
+
+if TYPE_CHECKING:
+    from modelref.service.catalog_io import ImportReport
+
+
+class CatalogService:
+    """Read side of the live catalog (writes happen only through apply and import)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ------------------------------------------------------------------ versions
+    def versions(self) -> dict[Category, int]:
+        """Current version of every category that has ever been written."""
+        with self.db.read() as conn:
+            raw = catalog_store.versions(conn)
+        return {Category(k): v for k, v in raw.items() if k in Category.__members__}
+
+    def metadata(self, category: Category) -> dict[str, Any] | None:
+        """Upstream-style ``CategoryMetadata`` for one category (None if never written)."""
+        with self.db.read() as conn:
+            row = catalog_store.version_row(conn, category.value)
+            total = len(catalog_store.hashes(conn, category.value)) if row else 0
+        if row is None:
+            return None
+        return {
+            "category": category.value,
+            "last_updated": row["last_updated"],
+            "last_operation_type": row["last_operation_type"],
+            "last_operation_model": row["last_operation_model"],
+            "total_creates": row["total_creates"],
+            "total_updates": row["total_updates"],
+            "total_deletes": row["total_deletes"],
+            "total_models": total,
+            "initialization_time": row["initialization_time"],
+            "last_successful_operation": row["last_updated"],
+            "error_count": 0,
+            "metadata_schema_version": "1.0.0",
+            "backend_type": "modelref-sql",
+            "version": row["version"],
+        }
+
+    # ------------------------------------------------------------------ reads
+    def records(self, category: Category) -> tuple[dict[str, dict[str, Any]], int]:
+        """Every record of a category in file order, with the version they belong to."""
+        with self.db.read() as conn:
+            rows = catalog_store.list_category(conn, category.value)
+            row = catalog_store.version_row(conn, category.value)
+        return {r.name: r.record for r in rows}, int(row["version"]) if row else 0
+
+    def stored(self, category: Category) -> tuple[list[catalog_store.StoredRecord], int]:
+        """Rows with hashes and extras (export and legacy rendering need the extras)."""
+        with self.db.read() as conn:
+            rows = catalog_store.list_category(conn, category.value)
+            row = catalog_store.version_row(conn, category.value)
+        return rows, int(row["version"]) if row else 0
+
+    def record(self, category: Category, name: str) -> dict[str, Any]:
+        """One live record or :class:`NotFound`."""
+        with self.db.read() as conn:
+            stored = catalog_store.get(conn, category.value, name)
+        if stored is None:
+            raise NotFound(f"Model '{name}' not found in category '{category.value}'")
+        return stored.record
+
+    def category_bytes(self, category: Category) -> tuple[bytes, int]:
+        """The category's v2 JSON as served and published, with its version."""
+        records, version = self.records(category)
+        return rendering.dump_v2(records), version
+
+    def render_files(
+        self, category: Category, fmt: rendering.Format = "both"
+    ) -> tuple[dict[str, bytes], int]:
+        """The category's published files (relative path -> bytes) and their version."""
+        rows, version = self.stored(category)
+        return rendering.render(category, rows, fmt), version
+
+    def legacy_view(self, category: Category) -> dict[str, Any]:
+        """Legacy JSON for v1 reads (text: db.json shape with both backend variants)."""
+        rows, _version = self.stored(category)
+        records = {r.name: r.record for r in rows}
+        return rendering.legacy_view(category, records, {r.name: r.extras for r in rows})
+
+    # ------------------------------------------------------------------ files
+    def import_path(
+        self, path: Path, actor: Actor, progress: Callable[[str], None] | None = None
+    ) -> ImportReport:
+        """Load reference files (v2 and/or legacy) from ``path``; see :mod:`catalog_io`."""
+        from modelref.service import catalog_io
+
+        return catalog_io.import_path(self, path, actor, progress)
+
+    def export(
+        self,
+        out_dir: Path,
+        fmt: rendering.Format = "v2",
+        progress: Callable[[str], None] | None = None,
+    ) -> list[Path]:
+        """Write every category's files under ``out_dir`` atomically."""
+        from modelref.service import catalog_io
+
+        return catalog_io.export(self, out_dir, fmt, progress)
+
+    # ------------------------------------------------------------------ beta view
+    def beta_view(self, category: Category) -> dict[str, dict[str, Any]]:
+        """Pending+approved create/update payloads per model; latest (updated_at, id) wins."""
+        with self.db.read() as conn:
+            open_changes = queue_store.open_in_category(conn, category.value)
+        winners: dict[str, PendingChangeRecord] = {}
+        for rec in open_changes:
+            if rec.operation.value == "delete" or rec.payload is None:
+                continue
+            best = winners.get(rec.model_name)
+            if best is None or (rec.updated_at, rec.change_id) > (best.updated_at, best.change_id):
+                winners[rec.model_name] = rec
+        return {name: rec.payload for name, rec in winners.items() if rec.payload is not None}
+
+    # ------------------------------------------------------------------ diffs
+    def diff(self, change_id: int) -> PendingChangeDiff:
+        """Field-level diff of one change against the live record, with staleness/conflicts."""
+        page = self.diffs([change_id])
+        if page.errors:
+            raise NotFound("Change not found")
+        return page.diffs[0]
+
+    def diffs(self, change_ids: list[int]) -> PendingChangeDiffPage:
+        """Diffs in request order; unknown ids are reported in ``errors``."""
+        with self.db.read() as conn:
+            changes = queue_store.get_many(conn, change_ids)
+            keys = {(c.category.value, c.model_name) for c in changes.values()}
+            live = catalog_store.get_many(conn, keys)
+            open_by_model: dict[tuple[str, str], list[int]] = {}
+            for cat, name in keys:
+                open_by_model[(cat, name)] = [
+                    r.change_id for r in queue_store.open_on_model(conn, cat, name)
+                ]
+        page = PendingChangeDiffPage(total=len(change_ids))
+        for cid in change_ids:
+            change = changes.get(cid)
+            if change is None:
+                page.errors.append(
+                    {"change_id": cid, "error": "Change not found", "error_type": "NotFound"}
+                )
+                continue
+            key = (change.category.value, change.model_name)
+            current = live.get(key)
+            try:
+                page.diffs.append(
+                    diffing.build_diff(
+                        change,
+                        current.record if current else None,
+                        is_stale=_is_stale(change, current.content_hash if current else None),
+                        conflicts=[c for c in open_by_model.get(key, []) if c != cid],
+                    )
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                page.errors.append(
+                    {"change_id": cid, "error": str(exc), "error_type": type(exc).__name__}
+                )
+        return page
+
+
+def _is_stale(change: PendingChangeRecord, live_hash: str | None) -> bool:
+    """Only open changes can be stale; applied/rejected ones are history."""
+    if change.status not in (
+        PendingChangeStatus.PENDING,
+        PendingChangeStatus.APPROVED,
+        PendingChangeStatus.APPLYING,
+    ):
+        return False
+    return live_hash != change.base_hash

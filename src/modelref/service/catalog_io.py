@@ -1,0 +1,219 @@
+"""``modelref import`` and ``modelref export``: the catalog to and from reference files.
+
+Import is an audited bootstrap: for each category whose content differs from the catalog it
+replaces the category in one transaction (all categories together) and writes one audit event
+holding the source files' sha256 and the imported records, so catalog history can be rebuilt
+from the log. Unchanged files change nothing: no write, no event, no version bump.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelref.domain import legacy_image, legacy_text, records
+from modelref.domain.canonical import content_hash
+from modelref.domain.categories import Category
+from modelref.domain.errors import ValidationFailed
+from modelref.domain.formats import detect_format
+from modelref.domain.queue_models import now_ts
+from modelref.service.catalog import CatalogService
+from modelref.service.files import atomic_write
+from modelref.service.queue_tx import Actor
+from modelref.service.rendering import Format
+from modelref.store import audit_store, catalog_store
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SourceFile:
+    path: Path
+    category: Category
+    fmt: str
+    data: Any
+    sha256: str
+
+
+@dataclass
+class CategoryImport:
+    """What importing one category did."""
+
+    category: str
+    source: str
+    files: list[str]
+    records: int
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    changed: bool = False
+
+
+@dataclass
+class ImportReport:
+    categories: list[CategoryImport] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[str]:
+        return [c.category for c in self.categories if c.changed]
+
+
+def scan(path: Path) -> tuple[list[SourceFile], list[str]]:
+    """Read every file under ``path`` and classify it; non-catalog files are skipped."""
+    if not path.exists():
+        raise ValidationFailed(f"path: {path} does not exist")
+    candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    found: list[SourceFile] = []
+    skipped: list[str] = []
+    for file in candidates:
+        if file.suffix not in (".json", ".csv"):
+            skipped.append(str(file))
+            continue
+        raw = file.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+            data: Any = text if file.suffix == ".csv" else json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValidationFailed(f"{file}: not valid UTF-8 JSON/CSV ({exc})") from None
+        kind = detect_format(file.name, data)
+        if kind is None:
+            skipped.append(str(file))
+            continue
+        found.append(SourceFile(file, kind[0], kind[1], data, hashlib.sha256(raw).hexdigest()))
+    return found, skipped
+
+
+def _convert_legacy(src: SourceFile) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    if src.category is Category.text_generation:
+        if src.path.suffix == ".csv":
+            rows = legacy_text.parse_models_csv(src.data)
+            return legacy_text.csv_rows_to_v2_with_extras(rows)
+        return {k: (v, {}) for k, v in legacy_text.db_json_to_v2(src.data).items()}
+    return legacy_image.legacy_image_to_v2(src.category, src.data)
+
+
+def _pick(sources: list[SourceFile], fmt: str) -> SourceFile | None:
+    chosen = [s for s in sources if s.fmt == fmt]
+    if fmt == "legacy" and len(chosen) > 1:
+        csvs = [s for s in chosen if s.path.suffix == ".csv"]  # models.csv is the text source
+        chosen = csvs or chosen
+    if len(chosen) > 1:
+        names = ", ".join(str(s.path) for s in chosen)
+        raise ValidationFailed(f"several {fmt} files for {chosen[0].category.value}: {names}")
+    return chosen[0] if chosen else None
+
+
+def plan_category(
+    category: Category, sources: list[SourceFile]
+) -> tuple[list[tuple[str, dict[str, Any], str, dict[str, Any] | None]], list[SourceFile]]:
+    """The rows a category will hold: v2 content wins; legacy files contribute extras."""
+    v2 = _pick(sources, "v2")
+    legacy = _pick(sources, "legacy")
+    converted = _convert_legacy(legacy) if legacy else {}
+    used = [s for s in (v2, legacy) if s is not None]
+    if v2 is not None:
+        content = {name: (rec, converted.get(name, ({}, {}))[1]) for name, rec in v2.data.items()}
+    else:
+        content = converted
+    rows = []
+    for name, (record, extras) in content.items():
+        if not isinstance(record, dict):
+            raise ValidationFailed(f"{category.value}/{name}: record must be a JSON object")
+        try:
+            records.validate_record(category, record)
+        except ValidationFailed as exc:
+            src = used[0].path if used else category.value
+            raise ValidationFailed(f"{src}: model {name!r}: {exc.message}") from None
+        digest = content_hash(record)
+        assert digest is not None
+        rows.append((name, record, digest, extras or None))
+    return rows, used
+
+
+def import_path(
+    catalog: CatalogService, path: Path, actor: Actor, progress: Progress | None = None
+) -> ImportReport:
+    """Load a directory (or file) of v2 and/or legacy reference files into the catalog."""
+    sources, skipped = scan(path)
+    by_category: dict[Category, list[SourceFile]] = {}
+    for src in sources:
+        by_category.setdefault(src.category, []).append(src)
+    report = ImportReport(skipped=skipped)
+    plans = []
+    for category in Category:
+        if category not in by_category:
+            continue
+        if progress:
+            progress(category.value)
+        rows, used = plan_category(category, by_category[category])
+        plans.append((category, rows, used))
+    now = now_ts()
+    with catalog.db.write() as conn:
+        for category, rows, used in plans:
+            existing = catalog_store.list_category(conn, category.value)
+            before = {r.name: r.content_hash for r in existing}
+            after = {name: digest for name, _rec, digest, _ex in rows}
+            item = CategoryImport(
+                category=category.value,
+                source="+".join(s.fmt for s in used),
+                files=[str(s.path) for s in used],
+                records=len(rows),
+                added=len(after.keys() - before.keys()),
+                removed=len(before.keys() - after.keys()),
+                updated=sum(1 for n in after if n in before and before[n] != after[n]),
+            )
+            same_order = [r.name for r in existing] == list(after)
+            same_extras = {r.name: r.extras for r in existing} == {n: e for n, _r, _d, e in rows}
+            item.changed = not (before == after and same_order and same_extras)
+            report.categories.append(item)
+            if not item.changed:
+                continue
+            catalog_store.replace_category(conn, category.value, rows, now)
+            sha = hashlib.sha256("".join(s.sha256 for s in used).encode()).hexdigest()
+            catalog_store.bump_version(conn, category.value, now, None, None, sha)
+            audit_store.append(
+                conn,
+                timestamp=now,
+                domain="v2",
+                category=category.value,
+                model_name="*",
+                operation="import",
+                action="import",
+                change_id=None,
+                batch_id=None,
+                job_id=None,
+                logical_user_id=actor.user_id,
+                username=actor.username,
+                payload={
+                    "files": {str(s.path.name): s.sha256 for s in used},
+                    "file_sha256": sha,
+                    "added": item.added,
+                    "updated": item.updated,
+                    "removed": item.removed,
+                    "records": {name: rec for name, rec, _d, _e in rows},
+                },
+            )
+    return report
+
+
+def export(
+    catalog: CatalogService, out_dir: Path, fmt: Format, progress: Progress | None = None
+) -> list[Path]:
+    """Write every category's files under ``out_dir`` atomically; returns the paths written."""
+    if fmt not in ("v2", "legacy", "both"):
+        raise ValidationFailed(f"format: expected v2, legacy or both, got {fmt!r}")
+    written: list[Path] = []
+    for category in Category:
+        if progress:
+            progress(category.value)
+        files, _version = catalog.render_files(category, fmt)
+        for rel, data in files.items():
+            target = out_dir / rel
+            atomic_write(target, data)
+            written.append(target)
+    return written
