@@ -76,7 +76,9 @@ def test_legacy_v2_legacy_round_trip_reproduces_every_field(category: Category) 
 @pytest.mark.parametrize("category", IMAGE_CATEGORIES, ids=lambda c: c.value)
 def test_round_trip_works_from_the_real_v2_file_plus_extras(category: Category) -> None:
     """The stored record may be re-read from the v2 file: extras alone must complete it."""
-    extras = {key: ex for key, (_rec, ex) in legacy_image_to_v2(category, _legacy(category)).items()}
+    extras = {
+        key: ex for key, (_rec, ex) in legacy_image_to_v2(category, _legacy(category)).items()
+    }
     assert v2_to_legacy_image_file(category, _v2(category), extras) == _legacy(category)
 
 
@@ -123,7 +125,9 @@ def test_stable_cascade_keeps_file_type_as_file_purpose() -> None:
 
 def test_controlnet_key_differs_from_name_and_type_becomes_style() -> None:
     legacy = _legacy(Category.controlnet)
-    record, extras = legacy_entry_to_v2(Category.controlnet, "control_qr_sdxl", legacy["control_qr_sdxl"])
+    record, extras = legacy_entry_to_v2(
+        Category.controlnet, "control_qr_sdxl", legacy["control_qr_sdxl"]
+    )
     assert record["name"] == "control_qr_xl"
     assert record["controlnet_style"] == "control_qr_xl"
     assert extras["legacy_key"] == "control_qr_sdxl"
@@ -230,9 +234,7 @@ def test_v2_only_image_record_becomes_a_legacy_entry() -> None:
 )
 def test_baseline_maps_back_to_legacy_spelling(v2_value: str, legacy_value: str) -> None:
     assert legacy_baseline(v2_value) == legacy_value
-    entry = v2_to_legacy_image(
-        Category.image_generation, "m", _sd_record(baseline=v2_value), None
-    )
+    entry = v2_to_legacy_image(Category.image_generation, "m", _sd_record(baseline=v2_value), None)
     assert entry["baseline"] == legacy_value
 
 

@@ -123,13 +123,24 @@ def legacy_image_to_v2(
 def legacy_entry_to_v2(
     category: Category, key: str, entry: Mapping[str, Any]
 ) -> tuple[JsonDict, JsonDict]:
-    """One legacy entry → (v2 record as upstream's converter writes it, extras)."""
+    """One legacy entry → (v2 record as upstream's converter writes it, extras).
+
+    Extras (JSON-serialisable, keys present only when needed): ``legacy_key`` (entry key ≠
+    ``name``), ``fields`` (legacy keys without a v2 field, verbatim: ``type``, ``download_all``,
+    ``available``, ``features_not_supported``, misc ``baseline``...), ``config`` (md5sums,
+    ``.yaml`` entries, ``file_path``, file-less downloads, orders), ``overrides`` (guarded
+    per-key patches ``{"computed": <plain reverse value>, "legacy": <original>}``, either side
+    absent meaning "key absent": alias spellings, keys v2 defaults in, nulls) and ``key_order``.
+    """
     _require_image_category(category)
     if not isinstance(entry, Mapping):
         raise ValidationFailed(f"{category.value}/{key}: legacy entry must be an object")
     legacy = dict(entry)
     name = legacy.get("name", key)
-    config, config_extras = legacy_config_to_v2(dict(legacy.get("config") or {}), str(name))
+    raw_config = legacy.get("config")
+    config, config_extras = legacy_config_to_v2(
+        dict(raw_config) if isinstance(raw_config, Mapping) else {}, str(name)
+    )
     if category is Category.image_generation:
         record = _sd_record(legacy, name, config)
         mapped = _SD_MAPPED

@@ -1,8 +1,8 @@
-"""Text reference: models.csv ↔ v2 records (spec data-model §6, §7, §8).
+"""Text reference: models.csv ↔ v2 records ↔ db.json (spec data-model §6, §7, §8).
 
 models.csv is the text repo's source of truth; upstream's converter turns its rows into v2 records
-*without* convert.py's derivations (version "", raw style/tags/display_name), and db.json is
-generated from the same rows (see ``legacy_text_db``). v2 records therefore come in two shapes:
+*without* convert.py's derivations (version "", raw style/tags/display_name), while db.json is
+generated from the same rows *with* them. v2 records therefore come in two shapes:
 "raw" (converted from CSV: tags without the size tag) and "processed" (written through v2 apply or
 imported from db.json: tags carry style + size tag, display_name and style filled in).
 ``v2_to_csv_row`` recognises the processed shape and undoes the derivations, so either shape
@@ -14,16 +14,49 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-import re
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal, InvalidOperation
 from typing import Any
 
 from modelref.domain.categories import DEFAULT_CLASSIFICATION, Category
 from modelref.domain.errors import ValidationFailed
 from modelref.domain.legacy_image import SCHEMA_VERSION
+from modelref.domain.legacy_text_values import (
+    auto_display_name,
+    bn_from_parameters,
+    model_name_of,
+    parameters_from_bn,
+    parse_settings,
+    record_parameters,
+    size_tag,
+    split_tags,
+)
 from modelref.domain.text_variants import has_backend_prefix, text_model_group
+
+__all__ = [
+    "CSV_COLUMNS",
+    "DB_DEFAULTS",
+    "auto_display_name",
+    "bn_from_parameters",
+    "build_db_json",
+    "csv_row_to_v2",
+    "csv_rows_to_v2",
+    "csv_rows_to_v2_with_extras",
+    "db_entry",
+    "db_json_to_v2",
+    "dump_db_json",
+    "dump_models_csv",
+    "is_processed",
+    "model_name_of",
+    "parameters_from_bn",
+    "parse_models_csv",
+    "parse_settings",
+    "record_parameters",
+    "size_tag",
+    "split_tags",
+    "v2_to_csv_row",
+    "v2_to_csv_rows",
+    "v2_to_db_json",
+]
 
 JsonDict = dict[str, Any]
 CsvRow = dict[str, str]
@@ -36,7 +69,6 @@ CSV_COLUMNS: tuple[str, ...] = (
 
 #: Columns whose raw text can differ from our canonical rendering of the same value.
 _RAW_COLUMNS = ("parameters_bn", "tags", "settings")
-_SPACE_RUN = re.compile(" {2,}")
 
 
 # --------------------------------------------------------------------------- CSV text
@@ -67,89 +99,6 @@ def dump_models_csv(rows: Iterable[Mapping[str, str]]) -> str:
     for row in rows:
         writer.writerow([row.get(col, "") for col in CSV_COLUMNS])
     return out.getvalue()
-
-
-# --------------------------------------------------------------------------- value helpers
-
-
-def parameters_from_bn(text: str) -> int:
-    """``parameters_bn`` text → parameter count, floored after a *float* product like convert.py.
-
-    Using floats (not Decimal) is deliberate: it is what produced the published numbers.
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValidationFailed(f"parameters_bn must be a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValidationFailed(f"parameters_bn must be a finite non-negative number, got {text!r}")
-    return int(value * 1e9)
-
-
-def bn_from_parameters(parameters: int) -> str:
-    """Shortest decimal text that ``parameters_from_bn`` maps back to exactly ``parameters``."""
-    exact = Decimal(parameters) / Decimal(10**9)
-    for digits in range(13):
-        step = Decimal(1).scaleb(-digits)
-        for rounding in (ROUND_HALF_EVEN, ROUND_DOWN, ROUND_UP):
-            text = _plain(exact.quantize(step, rounding=rounding))
-            if parameters_from_bn(text) == parameters:
-                return text
-    return _plain(exact)  # unreachable for non-negative ints; kept as an exact fallback
-
-
-def _plain(value: Decimal) -> str:
-    """Decimal without exponent or trailing zeros (``3``, ``0.124``, ``1.5``)."""
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"
-
-
-def split_tags(text: str) -> list[str]:
-    """CSV ``tags`` cell → trimmed, non-empty tags in file order."""
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def parse_settings(text: str) -> JsonDict | None:
-    """CSV ``settings`` cell (a JSON object) → dict, or None when the cell is empty."""
-    if not text.strip():
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"settings is not valid JSON: {exc.msg}") from None
-    if not isinstance(value, dict):
-        raise ValidationFailed("settings must be a JSON object")
-    return value
-
-
-def record_parameters(record: Mapping[str, Any]) -> int:
-    """The record's parameter count (``parameters`` or input alias ``parameters_count``)."""
-    value = record.get("parameters", record.get("parameters_count"))
-    if isinstance(value, bool) or value is None:
-        raise ValidationFailed(f"{record.get('name')}: parameters must be an integer")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValidationFailed(f"{record.get('name')}: parameters must be an integer") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise ValidationFailed(f"{record.get('name')}: parameters must be an integer")
-    return int(number)
-
-
-def size_tag(parameters_bn: float) -> str:
-    """convert.py's size tag: billions rounded half-to-even (``0.124`` → ``0B``, 2.5 → ``2B``)."""
-    return f"{round(parameters_bn):.0f}B"
-
-
-def model_name_of(name: str) -> str:
-    """convert.py's ``model_name``: the second ``/`` segment, or the whole name."""
-    parts = name.split("/")
-    return parts[1] if len(parts) > 1 else name
-
-
-def auto_display_name(name: str) -> str:
-    """convert.py's display name: ``model_name`` with ``-``/``_`` as spaces, runs collapsed."""
-    return _SPACE_RUN.sub(" ", model_name_of(name).replace("-", " ").replace("_", " "))
 
 
 # --------------------------------------------------------------------------- CSV → v2
@@ -219,12 +168,14 @@ def csv_rows_to_v2_with_extras(
 
 
 def is_processed(record: Mapping[str, Any]) -> bool:
-    """True for records carrying convert.py's derivations (their tags hold the size tag).
+    """True for records carrying convert.py's derivations (db.json import, v2 apply).
 
-    Raw converter records never do: their tags are the CSV cell only.
+    Those always have a version (default "1") and the size tag among their tags; raw converter
+    records never have a version (models.csv has no such column).
     """
     tags = record.get("tags") or []
-    return size_tag(record_parameters(record) / 1e9) in tags
+    version = record.get("version")
+    return bool(version) and size_tag(record_parameters(record) / 1e9) in tags
 
 
 def v2_to_csv_row(record: Mapping[str, Any], extras: Mapping[str, Any] | None = None) -> CsvRow:

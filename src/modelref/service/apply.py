@@ -27,9 +27,10 @@ from modelref.domain.errors import (
     StaleChange,
     ValidationFailed,
 )
+from modelref.domain.legacy_convert import legacy_payload_to_v2
 from modelref.domain.queue_models import BatchSplitInfo, PendingChangeRecord, PendingChangeStatus
 from modelref.service import faults
-from modelref.service.queue import PendingQueueService, normalize_job_id
+from modelref.service.queue import PendingQueueService, is_legacy_payload, normalize_job_id
 from modelref.service.queue_tx import Actor, load
 from modelref.store import audit_store, catalog_store, queue_store
 
@@ -220,12 +221,13 @@ class ApplyEngine:
                 raise ValidationFailed(
                     f"Change {record.change_id} ({op.value}) is missing payload data."
                 )
-            after = _with_metadata(record.payload, before, now)
+            payload, extras = record.payload, live.extras if live else None
+            if is_legacy_payload(record.request_metadata):
+                payload, extras = legacy_payload_to_v2(record.category, name, payload)
+            after = _with_metadata(payload, before, now)
             digest = content_hash(after)
             assert digest is not None
-            catalog_store.put(
-                conn, category, name, after, digest, live.extras if live else None, now
-            )
+            catalog_store.put(conn, category, name, after, digest, extras or None, now)
         catalog_store.bump_version(conn, category, now, op.value, name)
         audit_store.append(
             conn,

@@ -16,6 +16,7 @@ from modelref.domain.queue_models import (
     PendingChangeStatus,
 )
 from modelref.service import rendering
+from modelref.service.queue import is_legacy_payload
 from modelref.service.queue_tx import Actor
 from modelref.store import catalog_store, queue_store
 from modelref.store.database import Database
@@ -165,11 +166,14 @@ class CatalogService:
                 continue
             key = (change.category.value, change.model_name)
             current = live.get(key)
+            current_state = current.record if current else None
+            if current is not None and is_legacy_payload(change.request_metadata):
+                current_state = _legacy_entry(change.category, current)
             try:
                 page.diffs.append(
                     diffing.build_diff(
                         change,
-                        current.record if current else None,
+                        current_state,
                         is_stale=_is_stale(change, current.content_hash if current else None),
                         conflicts=[c for c in open_by_model.get(key, []) if c != cid],
                     )
@@ -179,6 +183,15 @@ class CatalogService:
                     {"change_id": cid, "error": str(exc), "error_type": type(exc).__name__}
                 )
         return page
+
+
+def _legacy_entry(category: Category, stored: catalog_store.StoredRecord) -> dict[str, Any]:
+    """The live record as a legacy entry, so legacy payloads diff like for like."""
+    view = rendering.legacy_view(
+        category, {stored.name: stored.record}, {stored.name: stored.extras}
+    )
+    entry = view.get(stored.name)
+    return dict(entry) if isinstance(entry, dict) else stored.record
 
 
 def _is_stale(change: PendingChangeRecord, live_hash: str | None) -> bool:

@@ -13,7 +13,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelref.domain import records, text_variants
-from modelref.domain.categories import AuditOperation, Category, parse_category
+from modelref.domain.categories import (
+    LEGACY_CATEGORIES,
+    AuditOperation,
+    Category,
+    parse_category,
+)
 from modelref.domain.errors import (
     Conflict,
     InvalidTransition,
@@ -22,6 +27,7 @@ from modelref.domain.errors import (
     ReservationConflict,
     ValidationFailed,
 )
+from modelref.domain.legacy_convert import legacy_payload_to_v2
 from modelref.domain.queue_models import (
     MarkAppliedResult,
     PendingBatchResult,
@@ -114,9 +120,10 @@ class PendingQueueService:
         if op is not AuditOperation.delete:
             if payload is None:
                 raise ValidationFailed(f"payload: required for a {op.value} change")
-            payload = records.validate_record(cat, payload, name=model_name)
-            if cat is Category.text_generation:
-                payload.setdefault("text_model_group", text_variants.text_model_group(model_name))
+            if is_legacy_payload(request_metadata):
+                payload = _check_legacy_payload(cat, model_name, payload)
+            else:
+                payload = records.validate_record(cat, payload, name=model_name)
         elif payload is not None and not isinstance(payload, dict):
             raise ValidationFailed("payload must be a JSON object")
         if cat is Category.text_generation and related_models is None:
@@ -494,6 +501,22 @@ class PendingQueueService:
                 else None
             )
         return MarkAppliedResult(record=applied, batch_split=split)
+
+
+def is_legacy_payload(request_metadata: dict[str, Any] | None) -> bool:
+    """Changes enqueued through v1 routes of a legacy-canonical deployment carry legacy JSON."""
+    return bool(request_metadata) and (request_metadata or {}).get("payload_format") == "legacy"
+
+
+def _check_legacy_payload(cat: Category, name: str, payload: Any) -> dict[str, Any]:
+    """Validate a legacy payload by converting it; the legacy shape itself is what is stored."""
+    if not isinstance(payload, dict):
+        raise ValidationFailed("payload must be a JSON object")
+    if cat not in LEGACY_CATEGORIES:
+        raise ValidationFailed(f"category: {cat.value} has no legacy format")
+    record, _extras = legacy_payload_to_v2(cat, name, payload)
+    records.validate_record(cat, record, name=name)
+    return payload
 
 
 def _category(value: Category | str) -> Category:

@@ -60,13 +60,3 @@ def render_legacy(
     entries = legacy_image.v2_to_legacy_image_file(category, records, extras)
     text = legacy_image.dump_legacy_json(entries, legacy_image.LEGACY_INDENT[category])
     return {f"legacy/image/{V2_FILE_NAMES[category]}": text.encode("utf-8")}
-
-
-def legacy_payload_to_v2(
-    category: Category, name: str, payload: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A legacy-shaped change payload as (v2 record, extras), for legacy-canonical applies."""
-    if category is Category.text_generation:
-        converted = legacy_text.db_json_to_v2({name: {**payload, "name": name}})
-        return converted[name], {}
-    return legacy_image.legacy_entry_to_v2(category, name, payload)
