@@ -475,6 +475,40 @@ class PendingQueueService:
             store_only={"lease_expires_at": None},
         )
 
+    def apply_changes(
+        self,
+        change_ids: list[int],
+        applied_by: str,
+        applied_username: str,
+        job_id: str | None = None,
+        force: bool = False,
+        allow_mixed_batch: bool = False,
+    ) -> Any:
+        """Apply approved changes atomically (see :class:`modelref.service.apply.ApplyEngine`)."""
+        return self._engine().apply_changes(
+            change_ids, applied_by, applied_username, job_id, force, allow_mixed_batch
+        )
+
+    def apply_batch(
+        self,
+        batch_id: int,
+        applied_by: str,
+        applied_username: str,
+        job_id: str | None = None,
+        force: bool = False,
+    ) -> Any:
+        """Apply every approved change of one batch atomically."""
+        return self._engine().apply_batch(batch_id, applied_by, applied_username, job_id, force)
+
+    def _engine(self) -> Any:
+        from modelref.service.apply import ApplyEngine
+        from modelref.service.catalog import CatalogService
+        from modelref.service.publish import Publisher
+
+        publish_dir = self.settings.publish_dir
+        publisher = Publisher(CatalogService(self.db), publish_dir) if publish_dir else None
+        return ApplyEngine(self, publisher)
+
     def split_in(self, conn: Connection, batch_id: int, *, actor: Actor, now: int) -> Any:
         """At most one batch split for the leftovers of ``batch_id`` (W6)."""
         return split_remaining(conn, batch_id, actor=actor, now=now, domain=self.domain)
