@@ -8,7 +8,7 @@ the chain at the first altered event.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from modelref.domain.canonical import canonical_json
@@ -40,10 +40,11 @@ class AuditEvent:
     hash: str = ""
 
     def body(self) -> dict[str, Any]:
-        """The hashed content: everything except the chain fields."""
-        data = asdict(self)
-        del data["prev_hash"], data["hash"]
-        return data
+        """The hashed content: everything except the chain fields (no deep copy: read-only)."""
+        return {name: getattr(self, name) for name in _BODY_FIELDS}
+
+
+_BODY_FIELDS = tuple(f.name for f in fields(AuditEvent) if f.name not in ("prev_hash", "hash"))
 
 
 def chain_hash(prev_hash: str, event: AuditEvent) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -15,17 +16,18 @@ from modelref.store.tables import audit_events
 A = audit_events
 
 
+_LAST = select(A.c.event_id, A.c.hash).order_by(A.c.event_id.desc()).limit(1)
+
+
 def append(conn: Connection, **fields: Any) -> AuditEvent:
     """Chain and insert one event; must run inside a serialized write transaction."""
-    last = conn.execute(
-        select(A.c.event_id, A.c.hash).order_by(A.c.event_id.desc()).limit(1)
-    ).first()
+    last = conn.execute(_LAST).first()
     prev_id, prev_hash = (int(last.event_id), str(last.hash)) if last else (0, GENESIS_HASH)
-    event = AuditEvent(event_id=prev_id + 1, prev_hash=prev_hash, **fields)
-    event = AuditEvent(**{**event.__dict__, "hash": chain_hash(prev_hash, event)})
+    draft = AuditEvent(event_id=prev_id + 1, prev_hash=prev_hash, **fields)
+    event = replace(draft, hash=chain_hash(prev_hash, draft))
     row = dict(event.__dict__)
     row["payload"] = json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
-    conn.execute(insert(A).values(**row))
+    conn.execute(insert(A), row)
     return event
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from modelref.store.tables import catalog_records, catalog_versions
 
@@ -38,8 +38,11 @@ def _from_row(row: Any) -> StoredRecord:
     )
 
 
+_GET = select(R).where(and_(R.c.category == bindparam("c"), R.c.name == bindparam("n")))
+
+
 def get(conn: Connection, category: str, name: str) -> StoredRecord | None:
-    row = conn.execute(select(R).where(and_(R.c.category == category, R.c.name == name))).first()
+    row = conn.execute(_GET, {"c": category, "n": name}).first()
     return _from_row(row) if row is not None else None
 
 

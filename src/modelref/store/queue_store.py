@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from modelref.domain.queue_models import (
@@ -21,13 +21,19 @@ _JSON_COLUMNS = ("payload", "request_metadata", "related_models")
 _RECORD_FIELDS = tuple(PendingChangeRecord.model_fields)
 
 
+_COUNTER = select(counters.c.value).where(counters.c.name == bindparam("n"))
+_COUNTER_SET = (
+    update(counters).where(counters.c.name == bindparam("n")).values(value=bindparam("v"))
+)
+
+
 def next_id(conn: Connection, name: str) -> int:
     """Allocate the next value of counter ``name`` inside the caller's write transaction."""
-    current = conn.execute(select(counters.c.value).where(counters.c.name == name)).scalar()
+    current = conn.execute(_COUNTER, {"n": name}).scalar()
     if current is None:
-        conn.execute(insert(counters).values(name=name, value=1))
+        conn.execute(insert(counters), {"name": name, "value": 1})
         return 1
-    conn.execute(update(counters).where(counters.c.name == name).values(value=current + 1))
+    conn.execute(_COUNTER_SET, {"n": name, "v": int(current) + 1})
     return int(current) + 1
 
 
@@ -54,11 +60,14 @@ def from_row(row: Any) -> PendingChangeRecord:
 
 
 def insert_change(conn: Connection, record: PendingChangeRecord) -> None:
-    conn.execute(insert(T).values(**to_row(record)))
+    conn.execute(insert(T), to_row(record))
+
+
+_GET = select(T).where(T.c.change_id == bindparam("id"))
 
 
 def get(conn: Connection, change_id: int) -> PendingChangeRecord | None:
-    row = conn.execute(select(T).where(T.c.change_id == change_id)).first()
+    row = conn.execute(_GET, {"id": change_id}).first()
     return from_row(row) if row is not None else None
 
 
