@@ -1,0 +1,207 @@
+"""History reads for reviewers: applied batches (newest first) and one model's timeline.
+
+Both read indexed rows of the audit log and the queue (``action``, ``batch_id``, ``change_id``,
+``category+model_name``); neither replays the whole log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from modelref.domain import diff as domain_diff
+from modelref.domain.audit import QUEUE_CATEGORY, AuditEvent
+from modelref.domain.errors import ValidationFailed
+from modelref.domain.queue_models import PendingChangeStatus
+from modelref.domain.transitions import Action
+from modelref.store import audit_store, queue_store
+from modelref.store.database import Database
+from modelref.store.tables import audit_events, pending_changes
+
+A = audit_events
+T = pending_changes
+MAX_PAGE = 50
+
+
+@dataclass
+class NetChange:
+    """What a batch did to one model: the record before its first and after its last write."""
+
+    category: str
+    model_name: str
+    operation: str
+    change_ids: list[int]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    field_diffs: list[dict[str, Any]]
+    forced: bool = False
+
+
+@dataclass
+class AppliedBatch:
+    batch_id: int
+    title: str | None
+    applied_at: int
+    applied_by: str | None
+    change_ids: list[int]
+    changes: list[NetChange] = field(default_factory=list)
+
+
+@dataclass
+class BatchPage:
+    """One page of applied batches; pass ``next_cursor`` as ``before`` for the next one."""
+
+    batches: list[AppliedBatch]
+    next_cursor: int | None
+
+
+@dataclass
+class TimelineEntry:
+    """One audit event about a model, with the details a reviewer needs."""
+
+    event_id: int
+    timestamp: int
+    kind: str
+    username: str | None
+    change_id: int | None
+    batch_id: int | None
+    details: dict[str, Any]
+
+
+class HistoryService:
+    """Read-only history views over the audit log."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def applied_batches(self, before: int | None = None, limit: int = 10) -> BatchPage:
+        """Batches with applied changes, newest apply first; ``before`` is a cursor."""
+        if limit < 1 or limit > MAX_PAGE:
+            raise ValidationFailed(f"limit: must be between 1 and {MAX_PAGE}")
+        if before is not None and before < 1:
+            raise ValidationFailed("before: must be a positive cursor")
+        last = func.max(A.c.event_id).label("last_event")
+        query = (
+            select(A.c.batch_id, last)
+            .where(A.c.action == Action.apply.value, A.c.batch_id.is_not(None))
+            .group_by(A.c.batch_id)
+            .order_by(last.desc())
+            .limit(limit + 1)
+        )
+        if before is not None:
+            query = query.having(last < before)
+        with self.db.read() as conn:
+            rows = conn.execute(query).fetchall()
+            page = [(int(r.batch_id), int(r.last_event)) for r in rows[:limit]]
+            batches = [_batch(conn, batch_id) for batch_id, _ in page]
+        next_cursor = page[-1][1] if len(rows) > limit and page else None
+        return BatchPage(batches=batches, next_cursor=next_cursor)
+
+    def batch(self, batch_id: int) -> AppliedBatch:
+        """One batch with its net changes (empty ``changes`` when nothing was applied yet)."""
+        with self.db.read() as conn:
+            return _batch(conn, batch_id)
+
+    def model_timeline(self, category: str, model_name: str) -> list[TimelineEntry]:
+        """Every proposal, decision and catalog write about one model, oldest first."""
+        with self.db.read() as conn:
+            ids = [
+                int(v)
+                for v in conn.execute(
+                    select(T.c.change_id).where(
+                        and_(T.c.category == category, T.c.model_name == model_name)
+                    )
+                ).scalars()
+            ]
+            events: dict[int, AuditEvent] = {}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for ev in audit_store.iter_events(conn, A.c.change_id.in_(chunk)):
+                    events[ev.event_id] = ev
+            for ev in audit_store.for_model(conn, category, model_name):
+                events[ev.event_id] = ev
+        return [_entry(events[k]) for k in sorted(events)]
+
+
+def _batch(conn: Connection, batch_id: int) -> AppliedBatch:
+    members = queue_store.in_batch(conn, batch_id)
+    applied = [r for r in members if r.status is PendingChangeStatus.APPLIED]
+    writes = [
+        ev
+        for ev in audit_store.for_batch(conn, batch_id)
+        if ev.category != QUEUE_CATEGORY and ev.action is None
+    ]
+    result = AppliedBatch(
+        batch_id=batch_id,
+        title=next((r.batch_title for r in members if r.batch_title), None),
+        applied_at=max((r.applied_at or 0 for r in applied), default=0),
+        applied_by=next((r.applied_username for r in applied if r.applied_username), None),
+        change_ids=[r.change_id for r in applied],
+    )
+    by_model: dict[tuple[str, str], NetChange] = {}
+    for ev in writes:
+        key = (ev.category, ev.model_name)
+        before, after = ev.payload.get("before"), ev.payload.get("after")
+        net = by_model.get(key)
+        if net is None:
+            net = NetChange(ev.category, ev.model_name, ev.operation, [], before, after, [])
+            by_model[key] = net
+        net.after = after
+        net.operation = _net_operation(net.before, after)
+        net.forced = net.forced or bool(ev.payload.get("forced"))
+        if ev.change_id is not None:
+            net.change_ids.append(ev.change_id)
+    for net in by_model.values():
+        net.field_diffs = domain_diff.field_diffs(net.before, net.after)
+    result.changes = list(by_model.values())
+    return result
+
+
+def _net_operation(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    if before is None:
+        return "create" if after is not None else "none"
+    return "delete" if after is None else "update"
+
+
+_LABELS = {
+    Action.enqueue.value: "proposed",
+    Action.approve.value: "approved",
+    Action.reject.value: "rejected",
+    Action.withdraw.value: "withdrawn",
+    Action.reserve.value: "reserved for apply",
+    Action.release.value: "reservation released",
+    Action.apply.value: "marked applied",
+    Action.recover.value: "recovered after a crash",
+    Action.batch_split.value: "moved to a new batch",
+    Action.purge.value: "purged",
+}
+
+
+def _entry(ev: AuditEvent) -> TimelineEntry:
+    body = ev.payload.get("after") if ev.category == QUEUE_CATEGORY else None
+    details: dict[str, Any] = {}
+    if ev.category == QUEUE_CATEGORY and isinstance(body, dict):
+        kind = _LABELS.get(ev.action or "", ev.action or "event")
+        record = body.get("record")
+        for key in ("batch_title", "reason", "operation", "job_id"):
+            if body.get(key) is not None:
+                details[key] = body[key]
+        if isinstance(record, dict) and record.get("notes"):
+            details["notes"] = record["notes"]
+    else:
+        kind = f"catalog {ev.operation}"
+        before, after = ev.payload.get("before"), ev.payload.get("after")
+        details["fields"] = [d["field_path"] for d in domain_diff.field_diffs(before, after)]
+        if ev.payload.get("forced"):
+            details["forced"] = True
+    return TimelineEntry(
+        event_id=ev.event_id,
+        timestamp=ev.timestamp,
+        kind=kind,
+        username=ev.username,
+        change_id=ev.change_id,
+        batch_id=ev.batch_id,
+        details=details,
+    )

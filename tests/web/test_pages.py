@@ -1,0 +1,265 @@
+"""The UI pages in-process (no browser): roles, CSRF, sign-in, sizes, labels, apply, history."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelref.domain.categories import Category
+from tests.web.ui_client import Deployment, deploy, unlabeled_controls
+
+MAX_HTML = 200_000
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    deployment = deploy(tmp_path_factory.mktemp("ui-pages"))
+    yield deployment
+    deployment.services.db.dispose()
+
+
+def edit(site: Deployment, name: str, who: str = "alice", **fields: Any) -> int:
+    """Queue an update of an image model through the service (the requester is ``who``)."""
+    record = dict(site.services.catalog.record(Category.image_generation, name))
+    record.update(fields)
+    actor = site.actor(who)
+    return site.services.queue.enqueue_change(
+        category="image_generation",
+        model_name=name,
+        operation="update",
+        payload=record,
+        requestor_id=actor.user_id,
+        requestor_username=actor.username,
+        notes="test edit",
+    ).change_id
+
+
+def status(site: Deployment, change_id: int) -> str:
+    return str(site.services.queue.get_change(change_id).status.value)
+
+
+def test_signed_out_pages_redirect_to_sign_in(site: Deployment) -> None:
+    ui = site.client()
+    reply = ui.get("/ui/queue?status=all", follow_redirects=False)
+    assert reply.status_code == 303
+    assert reply.headers["location"] == "/ui/login?next=%2Fui%2Fqueue%3Fstatus%3Dall"
+
+
+def test_wrong_key_is_an_inline_error_without_a_session(site: Deployment) -> None:
+    ui = site.client()
+    ui.get("/ui/login")
+    reply = ui.post("/ui/login", {"apikey": "mr_nope"})
+    assert 'id="apikey-error"' in reply.text and "not valid" in reply.text
+    assert "modelref_session" not in ui.http.cookies
+
+
+def test_sign_in_needs_the_csrf_token_and_sets_a_strict_httponly_cookie(site: Deployment) -> None:
+    ui = site.client()
+    ui.get("/ui/login")
+    refused = ui.post("/ui/login", {"apikey": site.keys["bob"]}, token=False)
+    assert refused.status_code == 403
+    assert "modelref_session" not in ui.http.cookies
+    ui.get("/ui/login")
+    reply = ui.post("/ui/login", {"apikey": site.keys["bob"]}, follow_redirects=False)
+    cookie = reply.headers["set-cookie"].lower()
+    for part in ("modelref_session=", "httponly", "samesite=strict", "path=/ui"):
+        assert part in cookie
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/api/x"])
+def test_sign_in_never_redirects_off_the_ui(site: Deployment, target: str) -> None:
+    ui = site.client()
+    ui.get("/ui/login")
+    reply = ui.post(
+        "/ui/login", {"apikey": site.keys["bob"], "next": target}, follow_redirects=False
+    )
+    assert reply.headers["location"] == "/ui/queue"
+
+
+def test_a_forged_session_cookie_is_not_a_session(site: Deployment) -> None:
+    ui = site.client("bob")
+    token = ui.http.cookies["modelref_session"]
+    payload, mac = token.split(".")
+    ui.http.cookies.set("modelref_session", payload + "." + mac[:-2] + "AA", path="/ui")
+    assert ui.get("/ui/queue", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_clears_the_cookie(site: Deployment) -> None:
+    ui = site.client("bob")
+    ui.get("/ui/queue")
+    reply = ui.post("/ui/logout", {})
+    assert "You are signed out" in reply.text
+    assert ui.get("/ui/queue", follow_redirects=False).status_code == 303
+
+
+def test_role_decides_which_buttons_exist(site: Deployment) -> None:
+    change_id = edit(site, "Inkpunk Diffusion", description="roles")
+    pages = {who: site.client(who) for who in ("dave", "alice", "bob")}
+    record = "/ui/catalog/image_generation/Inkpunk%20Diffusion"
+    reader, requestor, approver = (pages[w] for w in ("dave", "alice", "bob"))
+    for ui in (reader, requestor):
+        for url in ("/ui/queue", f"/ui/changes/{change_id}"):
+            assert "Approve selected" not in ui.get(url).text
+    assert "Approve selected" in approver.get("/ui/queue").text
+    assert "Approve selected" in approver.get(f"/ui/changes/{change_id}").text
+    assert "Propose this edit" not in reader.get(record).text
+    assert "Propose this edit" in requestor.get(record).text
+    assert "Withdraw my change" in requestor.get(f"/ui/changes/{change_id}").text
+    assert "Withdraw my change" not in approver.get(f"/ui/changes/{change_id}").text
+    # A reader who posts anyway is refused and nothing is queued.
+    reader.get(record)
+    before = site.services.queue.list_changes().total
+    reply = reader.post(record, {"operation": "update", "payload": "{}"})
+    assert "requestor role" in reply.text
+    assert site.services.queue.list_changes().total == before
+
+
+def test_post_without_a_session_changes_nothing(site: Deployment) -> None:
+    change_id = edit(site, "Ghibli Diffusion", description="no session")
+    ui = site.client()
+    ui.get("/ui/login")
+    form = {"change_ids": change_id, "decision": "approve", "batch_title": "x"}
+    ui.post("/ui/review", form)
+    assert status(site, change_id) == "pending"
+
+
+def test_invalid_json_is_an_inline_error_keeping_the_text(site: Deployment) -> None:
+    ui = site.client("alice")
+    url = "/ui/catalog/image_generation/Yiffy"
+    ui.get(url)
+    before = site.services.queue.list_changes().total
+    reply = ui.post(url, {"operation": "update", "payload": '{"name": "Yiffy",', "notes": "n"})
+    assert 'id="payload-error"' in reply.text and "not valid JSON" in reply.text
+    assert "{&#34;name&#34;: &#34;Yiffy&#34;," in reply.text
+    assert site.services.queue.list_changes().total == before
+
+
+def test_withdrawing_someone_elses_change_is_refused(site: Deployment) -> None:
+    change_id = edit(site, "Anything Diffusion", description="not yours")
+    ui = site.client("bob")
+    ui.get(f"/ui/changes/{change_id}")
+    reply = ui.post(f"/ui/changes/{change_id}/withdraw", {})
+    assert reply.status_code == 403 and "only its requester" in reply.text
+    assert status(site, change_id) == "pending"
+
+
+def test_apply_failure_names_the_failing_change_and_applies_nothing(site: Deployment) -> None:
+    first = edit(site, "Fantasy Card Diffusion", description="first edit")
+    second = edit(site, "Fantasy Card Diffusion", who="carol", description="second edit")
+    bob = site.client("bob")
+    bob.get(f"/ui/changes/{first}")
+    assert "#" + str(second) in bob.last  # conflicts link to each other
+    bob.get("/ui/queue")
+    bob.post(
+        "/ui/review",
+        {"change_ids": [first, second], "decision": "approve", "batch_title": "two edits"},
+    )
+    batch = int(re.search(r"/ui/batches/(\d+)", str(bob.http.get("/ui/apply").text)).group(1))  # type: ignore[union-attr]
+    bob.get(f"/ui/batches/{batch}")
+    reply = bob.post(f"/ui/batches/{batch}/apply", {})
+    assert "Nothing was applied." in reply.text
+    assert f'Change <a href="/ui/changes/{second}">#{second}</a> failed' in reply.text
+    assert "stale" in reply.text
+    assert (status(site, first), status(site, second)) == ("approved", "approved")
+    record = site.services.catalog.record(Category.image_generation, "Fantasy Card Diffusion")
+    assert record["description"] != "first edit"
+    # The reviewer revokes the second approval, then the batch applies.
+    bob.get(f"/ui/changes/{second}")
+    bob.post(
+        f"/ui/changes/{second}/review",
+        {"change_ids": second, "decision": "reject", "reject_reason": "superseded"},
+    )
+    bob.get(f"/ui/batches/{batch}")
+    reply = bob.post(f"/ui/batches/{batch}/apply", {})
+    assert "Batch applied" in reply.text
+    assert status(site, first) == "applied"
+
+
+def test_history_pages_newest_first_with_a_cursor(site: Deployment) -> None:
+    bob = site.actor("bob")
+    titles = []
+    for n in range(12):
+        change_id = edit(site, "Dungeons and Diffusion", description=f"history {n}")
+        title = f"history batch {n}"
+        result = site.services.queue.process_batch(
+            approver_id=bob.user_id,
+            approver_username=bob.username,
+            batch_title=title,
+            approved_ids=[change_id],
+            rejected_ids=[],
+        )
+        assert result.batch_id is not None
+        site.services.apply.apply_batch(result.batch_id, bob.user_id, bob.username)
+        titles.append(title)
+    ui = site.client("dave")
+    first = ui.get("/ui/history").text
+    shown = re.findall(r"history batch (\d+)", first)
+    assert shown[:10] == [str(n) for n in range(11, 1, -1)]
+    older = re.search(r'href="(/ui/history\?before=\d+)"', first)
+    assert older
+    second = ui.get(older.group(1)).text
+    assert re.findall(r"history batch (\d+)", second)[:2] == ["1", "0"]
+    timeline = ui.get("/ui/timeline?category=image_generation&name=Dungeons%20and%20Diffusion")
+    assert timeline.text.count("catalog update") == 12
+    assert timeline.text.count("approved") >= 12
+
+
+def test_every_page_is_small_labelled_and_answers_200(site: Deployment) -> None:
+    for n in range(30):  # a full queue page
+        edit(site, "Hentai Diffusion", description=f"bulk {n}")
+    change_id = edit(site, "Hentai Diffusion", description="x" * 3000)
+    text_records, _ = site.services.catalog.records(Category.text_generation)
+    biggest = max(text_records, key=lambda n: len(str(text_records[n])))
+    pages = [
+        "/ui/queue",
+        "/ui/queue?status=all&page=2",
+        "/ui/queue?category=image_generation",
+        f"/ui/changes/{change_id}",
+        "/ui/apply",
+        "/ui/history",
+        "/ui/history/audit",
+        "/ui/timeline?category=image_generation&name=Hentai%20Diffusion",
+        "/ui/catalog",
+        "/ui/catalog/text_generation",
+        "/ui/catalog/text_generation?page=15",
+        "/ui/catalog/image_generation?q=diffusion",
+        f"/ui/catalog/text_generation/{biggest}",
+        "/ui/propose/miscellaneous",
+    ]
+    ui = site.client("carol")
+    for url in pages:
+        reply = ui.get(url)
+        assert reply.status_code == 200, url
+        assert len(reply.content) < MAX_HTML, (url, len(reply.content))
+        assert reply.headers["content-security-policy"].startswith("default-src 'self'")
+        assert unlabeled_controls(reply.text) == [], url
+        assert 'lang="en"' in reply.text and 'name="viewport"' in reply.text
+
+
+def test_unknown_things_get_html_error_pages(site: Deployment) -> None:
+    ui = site.client("dave")
+    for url, code in [
+        ("/ui/changes/999999", 404),
+        ("/ui/batches/999999", 404),
+        ("/ui/catalog/nope", 404),
+        ("/ui/no/such/page", 404),
+        ("/ui/changes/abc", 404),
+    ]:
+        reply = ui.get(url)
+        assert reply.status_code == code, url
+        assert reply.headers["content-type"].startswith("text/html"), url
+
+
+def test_session_secret_is_created_once_and_shared(tmp_path: Path) -> None:
+    from modelref.settings import Settings
+    from modelref.web.session import key_path, load_secret
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'data' / 'm.db'}")
+    first, second = load_secret(settings), load_secret(settings)
+    assert first == second and len(first) == 32
+    assert key_path(settings) == tmp_path / "data" / "session.key"
+    assert (key_path(settings).stat().st_mode & 0o777) == 0o600
