@@ -1,0 +1,109 @@
+"""``modelref catalog list|show``, ``modelref import`` and ``modelref export``."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.json import JSON
+from rich.table import Table
+
+from modelref.cli import render
+from modelref.cli.backend import Json
+from modelref.cli.common import Cli, command
+from modelref.domain.categories import Category
+
+app = typer.Typer(help="The live catalog: list and show model records.", no_args_is_help=True)
+#: ``import`` and ``export`` are top-level commands; main.py registers this holder's commands.
+files_app = typer.Typer()
+
+
+class ExportFormat(enum.StrEnum):
+    v2 = "v2"
+    legacy = "legacy"
+    both = "both"
+
+
+@command(app, "list")
+def list_records(
+    cli: Cli,
+    category: Annotated[Category, typer.Argument(metavar="CATEGORY", help="Model category.")],
+) -> None:
+    """List the live models of a category."""
+    records = cli.backend.catalog(category.value)
+    cli.out.result(
+        records,
+        lambda console, data: render.record_summary(console, category.value, data),
+        short="\n".join(records),
+    )
+
+
+@command(app, "show")
+def show(
+    cli: Cli,
+    category: Annotated[Category, typer.Argument(metavar="CATEGORY", help="Model category.")],
+    name: Annotated[str, typer.Argument(help="Model name (the record key).")],
+) -> None:
+    """Show one live model record as JSON."""
+    record = cli.backend.record(category.value, name)
+    cli.out.result(record, _record, short=name)
+
+
+def _record(console: Console, record: Json) -> None:
+    console.print(JSON.from_data(record, ensure_ascii=False))
+
+
+@command(files_app, "import")
+def import_(
+    cli: Cli,
+    path: Annotated[
+        Path, typer.Argument(help="Directory or file: v2 and/or legacy reference files.")
+    ],
+) -> None:
+    """Load reference files (v2 or legacy) into the catalog, audited; unchanged is a no-op."""
+    with cli.out.progress("importing", total=None) as step:
+        report = cli.backend.import_path(path, step)
+    cli.out.result(report, _import_report, short="\n".join(report.get("changed", [])))
+
+
+def _import_report(console: Console, report: Json) -> None:
+    table = Table(header_style="bold")
+    for col in ("category", "source", "records", "added", "updated", "removed", "changed"):
+        table.add_column(col, justify="left" if col in ("category", "source") else "right")
+    for item in report.get("categories", []):
+        table.add_row(
+            item["category"],
+            item["source"],
+            str(item["records"]),
+            str(item["added"]),
+            str(item["updated"]),
+            str(item["removed"]),
+            "[green]yes[/]" if item["changed"] else "no",
+        )
+    console.print(table)
+    skipped = report.get("skipped", [])
+    if skipped:
+        console.print(f"[dim]skipped {len(skipped)} file(s) that are not catalog files[/]")
+
+
+@command(files_app, "export")
+def export(
+    cli: Cli,
+    directory: Annotated[Path, typer.Argument(help="Output directory (created if missing).")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="v2 files, legacy files, or both.")
+    ] = ExportFormat.v2,
+) -> None:
+    """Write the catalog's reference files (atomically) into DIR."""
+    with cli.out.progress(f"exporting {fmt.value}", total=len(Category)) as step:
+        result = cli.backend.export(directory, fmt.value, step)
+    cli.out.result(result, _exported, short="\n".join(result.get("files", [])))
+
+
+def _exported(console: Console, result: Json) -> None:
+    for path in result.get("files", []):
+        console.print(render.escape(path))
+    console.print(f"{len(result.get('files', []))} file(s) written to {result.get('directory')}")

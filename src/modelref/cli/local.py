@@ -1,0 +1,258 @@
+"""Local mode: the CLI calls the service layer on ``MODELREF_DATABASE_URL`` directly.
+
+Who acts (requester, approver, applier) comes from ``--apikey`` (resolved with the deployment's
+key provider, roles enforced exactly as the server does) or, for an operator on the database
+host, from ``--as-user ID --as-username NAME`` (env ``MODELREF_USER_ID``/``MODELREF_USERNAME``),
+which is trusted as given.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import asdict
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from modelref.cli import wire
+from modelref.cli.backend import Json, QueueQuery, Step
+from modelref.cli.errors import UsageProblem
+from modelref.domain.categories import Category
+from modelref.domain.errors import ModelrefError, StorageError
+from modelref.domain.queue_models import PendingQueueFilter
+from modelref.service.auth import Role
+from modelref.service.queue_tx import Actor
+from modelref.settings import Settings
+
+if TYPE_CHECKING:
+    from modelref.service.container import Services
+
+#: upstream's enqueue route names, kept in ``request_metadata`` like the API does.
+_ROUTES = {"create": "create_v2_{c}", "update": "update_v2_{c}", "delete": "delete_v2_model"}
+
+
+class LocalBackend:
+    """The service layer behind :class:`~modelref.cli.backend.Backend`."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        apikey: str | None = None,
+        as_user: str | None = None,
+        as_username: str | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.apikey = apikey
+        self.as_user = as_user
+        self.as_username = as_username
+
+    @cached_property
+    def services(self) -> Services:
+        from modelref.service.container import Services
+
+        try:
+            services = Services.open(self.settings)
+        except ModelrefError:
+            raise
+        except Exception as exc:  # driver/migration failures: the database is unusable
+            raise StorageError(f"cannot open the database: {exc}") from exc
+        return services
+
+    def reader(self) -> Services:
+        """The services, after checking ``--apikey`` when one is given (as the server would)."""
+        services = self.services
+        if self.apikey:
+            services.auth.require(self.apikey, Role.reader)
+        return services
+
+    def actor(self, role: Role, *, fallback: bool = False) -> Actor:
+        """The acting user; ``fallback`` lets operator commands run as the OS user."""
+        services = self.services
+        if self.apikey:
+            identity = services.auth.require(self.apikey, role)
+            return Actor(identity.user_id, identity.username)
+        if self.as_user:
+            return Actor(self.as_user, self.as_username or self.as_user)
+        if fallback:
+            user = getpass.getuser()
+            return Actor(f"local:{user}", user)
+        raise UsageProblem(
+            "say who is acting: --apikey KEY, or --as-user ID --as-username NAME "
+            "(env MODELREF_APIKEY, or MODELREF_USER_ID and MODELREF_USERNAME)"
+        )
+
+    # ------------------------------------------------------------------ queue reads
+    def list_changes(self, query: QueueQuery, offset: int, limit: int) -> Json:
+        result = self.reader().queue.list_changes(_filter(query), offset=offset, limit=limit)
+        return wire.page(result)
+
+    def get_change(self, change_id: int) -> Json:
+        return wire.record(self.reader().queue.get_change(change_id))
+
+    def diff(self, change_id: int) -> Json:
+        return wire.diff(self.reader().catalog.diff(change_id))
+
+    def diffs(self, change_ids: list[int]) -> Json:
+        return wire.diff_page(self.reader().catalog.diffs(change_ids))
+
+    # ------------------------------------------------------------------ queue writes
+    def submit(
+        self,
+        category: str,
+        model_name: str,
+        operation: str,
+        payload: Json | None,
+        notes: str | None,
+    ) -> Json:
+        actor = self.actor(Role.requestor)
+        record = self.services.queue.enqueue_change(
+            category=category,
+            model_name=model_name,
+            operation=operation,
+            payload=payload,
+            requestor_id=actor.user_id,
+            requestor_username=actor.username,
+            notes=notes,
+            request_metadata={"route": _ROUTES[operation].format(c=category)},
+        )
+        return wire.record(record, omit_nulls=True)
+
+    def review(
+        self, title: str, approved: list[int], rejected: list[int], reason: str | None
+    ) -> Json:
+        actor = self.actor(Role.approver)
+        result = self.services.queue.process_batch(
+            approver_id=actor.user_id,
+            approver_username=actor.username,
+            batch_title=title,
+            approved_ids=approved or None,
+            rejected_ids=rejected or None,
+            reject_reason=reason,
+        )
+        return wire.batch(result)
+
+    def withdraw(self, change_id: int) -> Json:
+        actor = self.actor(Role.requestor)
+        record = self.services.queue.withdraw_change(
+            change_id=change_id, requestor_id=actor.user_id, requestor_username=actor.username
+        )
+        return wire.record(record)
+
+    def apply(
+        self,
+        change_ids: list[int],
+        batch_id: int | None,
+        job_id: str | None,
+        force: bool,
+        allow_mixed_batch: bool,
+    ) -> Json:
+        actor = self.actor(Role.approver)
+        engine = self.services.apply
+        if batch_id is not None:
+            result = engine.apply_batch(
+                batch_id, actor.user_id, actor.username, job_id=job_id, force=force
+            )
+        else:
+            result = engine.apply_changes(
+                change_ids,
+                actor.user_id,
+                actor.username,
+                job_id=job_id,
+                force=force,
+                allow_mixed_batch=allow_mixed_batch,
+            )
+        return wire.apply(result)
+
+    def purge(self, query: QueueQuery, purge_all: bool, dry_run: bool) -> Json:
+        actor = self.actor(Role.approver)
+        removed = self.services.queue.purge_changes(
+            _filter(query), actor.user_id, actor.username, purge_all=purge_all, dry_run=dry_run
+        )
+        return wire.purge(removed, dry_run)
+
+    def recover(self) -> Json:
+        if self.apikey:
+            self.actor(Role.approver)
+        reverted = self.services.queue.scan_stuck_applying()
+        return {"reverted": [wire.record(r) for r in reverted], "reverted_count": len(reverted)}
+
+    # ------------------------------------------------------------------ catalog
+    def catalog(self, category: str) -> Json:
+        records, _version = self.reader().catalog.records(_category(category))
+        return records
+
+    def record(self, category: str, model_name: str) -> Json:
+        return self.reader().catalog.record(_category(category), model_name)
+
+    def import_path(self, path: Path, step: Step) -> Json:
+        actor = self.actor(Role.approver, fallback=True)
+        report = self.services.catalog.import_path(path, actor, step)
+        return {
+            "categories": [asdict(c) for c in report.categories],
+            "changed": report.changed,
+            "skipped": report.skipped,
+        }
+
+    def export(self, out_dir: Path, fmt: str, step: Step) -> Json:
+        self.reader()
+        fmt_ = cast(Literal["v2", "legacy", "both"], fmt)
+        paths = self.services.catalog.export(out_dir, fmt_, step)
+        return {"format": fmt, "directory": str(out_dir), "files": [str(p) for p in paths]}
+
+    def db_upgrade(self) -> Json:
+        db = self.services.db  # Services.open migrated it
+        return {"database": db.engine.url.render_as_string(hide_password=True), "upgraded": True}
+
+    # ------------------------------------------------------------------ keys and audit
+    def keys_create(self, user_id: str, username: str, role: str) -> Json:
+        key = self.services.keys.create(user_id, username, role)
+        return {
+            "key": key,
+            "key_prefix": key[:10],
+            "user_id": user_id.strip(),
+            "username": username.strip(),
+            "role": role,
+        }
+
+    def keys_list(self) -> list[Json]:
+        return self.services.keys.list()
+
+    def keys_revoke(self, prefix: str) -> Json:
+        return {"key_prefix": prefix, "revoked": self.services.keys.revoke(prefix)}
+
+    def audit_log(self, change_id: int | None, batch_id: int | None, limit: int) -> list[Json]:
+        audit = self.reader().audit
+        if change_id is not None:
+            events = audit.for_change(change_id)
+            if batch_id is not None:
+                events = [e for e in events if e.batch_id == batch_id]
+        elif batch_id is not None:
+            events = audit.for_batch(batch_id)
+        else:
+            events = audit.events()
+        return [wire.event(e) for e in events[-limit:]] if limit else []
+
+    def audit_verify(self) -> Json:
+        report = self.reader().audit.verify()
+        return {
+            "ok": report.ok,
+            "events": report.events,
+            "broken_event_id": report.broken_event_id,
+            "reason": report.reason,
+        }
+
+
+def _filter(query: QueueQuery) -> PendingQueueFilter:
+    data: dict[str, Any] = {
+        "statuses": set(query.statuses) or None,
+        "categories": set(query.categories) or None,
+        "model_name": query.model_name,
+        "requested_by": set(query.requested_by) or None,
+        "batch_id": query.batch_id,
+    }
+    return PendingQueueFilter.model_validate(data)
+
+
+def _category(value: str) -> Category:
+    return Category(value)
