@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelref.domain import diff as diffing
-from modelref.domain.categories import Category
-from modelref.domain.errors import NotFound
+from modelref.domain import records
+from modelref.domain.categories import AuditOperation, Category
+from modelref.domain.errors import NotFound, ValidationFailed
 from modelref.domain.queue_models import (
     PendingChangeDiff,
     PendingChangeDiffPage,
@@ -23,6 +24,7 @@ from modelref.store.database import Database
 
 if TYPE_CHECKING:
     from modelref.service.catalog_io import ImportReport
+    from modelref.service.publish import Publisher
 
 
 class CatalogService:
@@ -30,6 +32,9 @@ class CatalogService:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: Set by :class:`Services` when a publish dir is configured: imports publish the
+        #: categories they changed right after commit, as applies do.
+        self.publisher: Publisher | None = None
 
     # ------------------------------------------------------------------ versions
     def versions(self) -> dict[Category, int]:
@@ -151,11 +156,7 @@ class CatalogService:
             changes = queue_store.get_many(conn, change_ids)
             keys = {(c.category.value, c.model_name) for c in changes.values()}
             live = catalog_store.get_many(conn, keys)
-            open_by_model: dict[tuple[str, str], list[int]] = {}
-            for cat, name in keys:
-                open_by_model[(cat, name)] = [
-                    r.change_id for r in queue_store.open_on_model(conn, cat, name)
-                ]
+            open_by_model = queue_store.open_ids_by_model(conn, keys)
         page = PendingChangeDiffPage(total=len(change_ids))
         for cid in change_ids:
             change = changes.get(cid)
@@ -167,22 +168,38 @@ class CatalogService:
             key = (change.category.value, change.model_name)
             current = live.get(key)
             current_state = current.record if current else None
+            compared = _comparable(change, current_state)
             if current is not None and is_legacy_payload(change.request_metadata):
-                current_state = _legacy_entry(change.category, current)
+                current_state = compared = _legacy_entry(change.category, current)
             try:
-                page.diffs.append(
-                    diffing.build_diff(
-                        change,
-                        current_state,
-                        is_stale=_is_stale(change, current.content_hash if current else None),
-                        conflicts=[c for c in open_by_model.get(key, []) if c != cid],
-                    )
+                diff = diffing.build_diff(
+                    change,
+                    compared,
+                    is_stale=_is_stale(change, current.content_hash if current else None),
+                    conflicts=[c for c in open_by_model.get(key, []) if c != cid],
                 )
+                page.diffs.append(diff.model_copy(update={"current_state": current_state}))
             except (KeyError, ValueError, TypeError) as exc:
                 page.errors.append(
                     {"change_id": cid, "error": str(exc), "error_type": type(exc).__name__}
                 )
         return page
+
+
+def _comparable(change: PendingChangeRecord, live: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The live record spelled the way a validated payload is, for create/update diffs.
+
+    Imported files may omit category defaults (the real v2 image file has no ``record_type``,
+    ``metadata``, ``model_classification`` or ``inpainting: false``) while every queued payload
+    carries them, so a raw comparison shows those as "added", and ``inpainting`` even makes
+    every image update critical. Delete diffs compare the record exactly as stored.
+    """
+    if live is None or change.operation is AuditOperation.delete:
+        return live
+    try:
+        return records.validate_record(change.category, live)
+    except ValidationFailed:
+        return live
 
 
 def _legacy_entry(category: Category, stored: catalog_store.StoredRecord) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from modelref.domain import legacy_image, legacy_text, records
 from modelref.domain.canonical import content_hash
-from modelref.domain.categories import Category
+from modelref.domain.categories import V2_FILE_NAMES, Category
 from modelref.domain.errors import ValidationFailed
 from modelref.domain.formats import detect_format
 from modelref.domain.queue_models import now_ts
@@ -28,6 +29,11 @@ from modelref.service.rendering import Format
 from modelref.store import audit_store, catalog_store
 
 Progress = Callable[[str], None]
+
+log = logging.getLogger("modelref.catalog")
+
+#: File name -> category for the catalog's JSON files (v2 and image-repo names).
+_CATEGORY_FILES = {name: cat.value for cat, name in V2_FILE_NAMES.items()}
 
 
 @dataclass
@@ -82,6 +88,13 @@ def scan(path: Path) -> tuple[list[SourceFile], list[str]]:
             raise ValidationFailed(f"{file}: not valid UTF-8 JSON/CSV ({exc})") from None
         kind = detect_format(file.name, data)
         if kind is None:
+            if file.name in _CATEGORY_FILES and isinstance(data, dict) and data:
+                # A category file we cannot read must not be skipped silently: the import
+                # would then quietly keep (or take from another file) stale content.
+                raise ValidationFailed(
+                    f"{file}: not a v2 or legacy {_CATEGORY_FILES[file.name]} file "
+                    "(entries of mixed or unknown shape)"
+                )
             skipped.append(str(file))
             continue
         found.append(SourceFile(file, kind[0], kind[1], data, hashlib.sha256(raw).hexdigest()))
@@ -95,6 +108,15 @@ def _convert_legacy(src: SourceFile) -> dict[str, tuple[dict[str, Any], dict[str
             return legacy_text.csv_rows_to_v2_with_extras(rows)
         return {k: (v, {}) for k, v in legacy_text.db_json_to_v2(src.data).items()}
     return legacy_image.legacy_image_to_v2(src.category, src.data)
+
+
+def _source_name(root: Path, file: Path) -> str:
+    """The file's path relative to the import root (v2/blip.json vs legacy/image/blip.json)."""
+    try:
+        rel = file.relative_to(root)
+    except ValueError:
+        return file.name
+    return rel.as_posix() if rel.parts else file.name
 
 
 def _pick(sources: list[SourceFile], fmt: str) -> SourceFile | None:
@@ -114,7 +136,11 @@ def plan_category(
     """The rows a category will hold: v2 content wins; legacy files contribute extras."""
     v2 = _pick(sources, "v2")
     legacy = _pick(sources, "legacy")
-    converted = _convert_legacy(legacy) if legacy else {}
+    try:
+        converted = _convert_legacy(legacy) if legacy else {}
+    except ValidationFailed as exc:
+        assert legacy is not None
+        raise ValidationFailed(f"{legacy.path}: {exc.message}") from None
     used = [s for s in (v2, legacy) if s is not None]
     if v2 is not None:
         content = {name: (rec, converted.get(name, ({}, {}))[1]) for name, rec in v2.data.items()}
@@ -190,7 +216,7 @@ def import_path(
                 logical_user_id=actor.user_id,
                 username=actor.username,
                 payload={
-                    "files": {str(s.path.name): s.sha256 for s in used},
+                    "files": {_source_name(path, s.path): s.sha256 for s in used},
                     "file_sha256": sha,
                     "added": item.added,
                     "updated": item.updated,
@@ -198,6 +224,11 @@ def import_path(
                     "records": {name: rec for name, rec, _d, _e in rows},
                 },
             )
+    if catalog.publisher is not None and report.changed:
+        try:
+            catalog.publisher.publish([Category(c) for c in report.changed])
+        except OSError:
+            log.exception("publishing %s failed; start-up will retry", report.changed)
     return report
 
 

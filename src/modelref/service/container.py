@@ -41,6 +41,7 @@ class Services:
         queue = PendingQueueService(db, settings)
         catalog = CatalogService(db)
         publisher = Publisher(catalog, settings.publish_dir) if settings.publish_dir else None
+        catalog.publisher = publisher
         services = cls(
             settings=settings,
             db=db,

@@ -208,6 +208,28 @@ def open_on_model(conn: Connection, category: str, model_name: str) -> list[Pend
     return [from_row(r) for r in conn.execute(q)]
 
 
+def open_ids_by_model(
+    conn: Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[int]]:
+    """Open (pending/approved) change ids per (category, model name), in one query per 500
+    names instead of one per model (the diff page asks for up to hundreds of models)."""
+    wanted = set(keys)
+    found: dict[tuple[str, str], list[int]] = {key: [] for key in wanted}
+    names = sorted({name for _category, name in wanted})
+    statuses = [PendingChangeStatus.PENDING.value, PendingChangeStatus.APPROVED.value]
+    for start in range(0, len(names), 500):
+        q = (
+            select(T.c.change_id, T.c.category, T.c.model_name)
+            .where(and_(T.c.model_name.in_(names[start : start + 500]), T.c.status.in_(statuses)))
+            .order_by(T.c.change_id)
+        )
+        for row in conn.execute(q):
+            key = (str(row.category), str(row.model_name))
+            if key in wanted:
+                found[key].append(int(row.change_id))
+    return found
+
+
 def open_in_category(conn: Connection, category: str) -> list[PendingChangeRecord]:
     q = (
         select(T)

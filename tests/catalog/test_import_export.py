@@ -1,0 +1,467 @@
+"""``import`` / ``export`` of the real AI Horde reference (shared/data), on real databases.
+
+Proves: every category of the real legacy and v2 files loads with the right counts (from each
+source alone and from both together); a v2 export re-imported into a fresh database gives the
+same content hash for every record; re-importing unchanged files writes nothing; the legacy
+exports reproduce the real text db.json (2,157 keys) and every image-repo file field for field;
+import writes one audit event per category carrying the source files' sha256; the audit log
+replays to the catalog; bad files are refused with an error naming the file, writing nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelref.domain.categories import V2_FILE_NAMES, Category
+from modelref.domain.errors import ValidationFailed
+from modelref.service.container import Services
+from tests.catalog.helpers import (
+    IMPORTER,
+    assert_consistent,
+    assert_published,
+    open_services,
+    snapshot,
+)
+
+#: Records per category in the real reference (shared/data/README.md, category table).
+EXPECTED_COUNTS = {
+    Category.image_generation: 161,
+    Category.text_generation: 719,
+    Category.blip: 2,
+    Category.clip: 2,
+    Category.codeformer: 1,
+    Category.controlnet: 18,
+    Category.esrgan: 6,
+    Category.gfpgan: 1,
+    Category.safety_checker: 1,
+    Category.miscellaneous: 2,
+}
+
+#: Image-repo files that hold a category (the rest of legacy/image is obsolete or empty).
+IMAGE_REPO_FILES = {
+    c: V2_FILE_NAMES[c] for c in EXPECTED_COUNTS if c is not Category.text_generation
+}
+
+SOURCES = ["legacy", "v2", "both"]
+
+
+def source_dir(shared_data: Path, source: str) -> Path:
+    return shared_data if source == "both" else shared_data / source
+
+
+@pytest.fixture
+def svc(sqlite_url: str) -> Iterator[Services]:
+    services = open_services(sqlite_url)
+    yield services
+    services.db.dispose()
+
+
+@pytest.fixture
+def any_db(db_url: str) -> Iterator[Services]:
+    services = open_services(db_url)
+    yield services
+    services.db.dispose()
+
+
+def fresh(tmp_path: Path, name: str) -> Services:
+    return open_services(f"sqlite:///{tmp_path / name}.db")
+
+
+def hashes(svc: Services) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for category in Category:
+        rows, _version = svc.catalog.stored(category)
+        out[category.value] = {r.name: r.content_hash for r in rows}
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def writable_copy(shared_data: Path, tmp_path: Path, *parts: str) -> Path:
+    """A writable copy of shared/data (the originals are read-only) to damage on purpose."""
+    root = tmp_path / "src"
+    for part in parts:
+        shutil.copytree(shared_data / part, root / part)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+# ---------------------------------------------------------------------- counts
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_category_loads_with_its_real_count(
+    any_db: Services, shared_data: Path, source: str
+) -> None:
+    report = any_db.catalog.import_path(source_dir(shared_data, source), IMPORTER)
+
+    loaded = {Category(c.category): c.records for c in report.categories}
+    assert loaded == EXPECTED_COUNTS
+    for category in Category:
+        records, version = any_db.catalog.records(category)
+        assert len(records) == EXPECTED_COUNTS.get(category, 0), category.value
+        assert version == (1 if category in EXPECTED_COUNTS else 0), category.value
+    expected_fmt = {"legacy": "legacy", "v2": "v2", "both": "v2+legacy"}[source]
+    assert {c.source for c in report.categories} == {expected_fmt}
+    # The names are the real ones (spot checks, including a slash in a utility key).
+    assert "CyriousMix" in any_db.catalog.records(Category.image_generation)[0]
+    assert "Aeala/Enterredaas-65b" in any_db.catalog.records(Category.text_generation)[0]
+    assert "ViT-L/14" in any_db.catalog.records(Category.clip)[0]
+    assert_consistent(any_db)
+
+
+def test_obsolete_and_helper_files_are_skipped_not_imported(
+    svc: Services, shared_data: Path
+) -> None:
+    report = svc.catalog.import_path(shared_data / "legacy", IMPORTER)
+    skipped = {Path(p).name for p in report.skipped}
+    assert {
+        "aitemplate.json",
+        "db_dep.json",
+        "db_embeds.json",
+        "model_mod_data.json",
+        "stable_diffusion.schema.json",
+        "defaults.json",
+        "generation_params.json",
+        "lora.json",
+    } <= skipped
+    # The text source is models.csv (db.json is generated from it), as upstream's converter.
+    text = next(c for c in report.categories if c.category == "text_generation")
+    assert [Path(f).name for f in text.files] == ["models.csv"]
+
+
+def test_legacy_and_v2_sources_give_the_same_records(tmp_path: Path, shared_data: Path) -> None:
+    """Our legacy converter reproduces upstream's v2 files record for record."""
+    from_legacy = fresh(tmp_path, "legacy")
+    from_v2 = fresh(tmp_path, "v2")
+    from_legacy.catalog.import_path(shared_data / "legacy", IMPORTER)
+    from_v2.catalog.import_path(shared_data / "v2", IMPORTER)
+    assert hashes(from_legacy) == hashes(from_v2)
+
+
+# ---------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_v2_export_reimported_into_fresh_db_has_identical_hashes(
+    tmp_path: Path, shared_data: Path, source: str
+) -> None:
+    first = fresh(tmp_path, "first")
+    first.catalog.import_path(source_dir(shared_data, source), IMPORTER)
+    out = tmp_path / "export"
+    written = first.catalog.export(out, "v2")
+    assert {p.relative_to(out).as_posix() for p in written} == {
+        f"v2/{name}" for name in V2_FILE_NAMES.values()
+    }
+
+    second = fresh(tmp_path, "second")
+    second.catalog.import_path(out, IMPORTER)
+    assert hashes(second) == hashes(first)
+    assert sum(len(v) for v in hashes(second).values()) == sum(EXPECTED_COUNTS.values())
+    # Same order too: a second export is byte-identical.
+    again = tmp_path / "again"
+    second.catalog.export(again, "v2")
+    for path in written:
+        assert (again / path.relative_to(out)).read_bytes() == path.read_bytes(), path.name
+
+
+def test_both_export_reimported_keeps_legacy_only_fields(tmp_path: Path, shared_data: Path) -> None:
+    """Exporting v2+legacy and importing that keeps what v2 has no place for (extras)."""
+    first = fresh(tmp_path, "first")
+    first.catalog.import_path(shared_data, IMPORTER)
+    out = tmp_path / "export"
+    first.catalog.export(out, "both")
+    second = fresh(tmp_path, "second")
+    second.catalog.import_path(out, IMPORTER)
+    assert snapshot(second).catalog == snapshot(first).catalog
+    legacy = json.loads((out / "legacy/image/stable_diffusion.json").read_text())
+    assert sum("features_not_supported" in e for e in legacy.values()) == 36
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_reimport_of_unchanged_files_changes_nothing(
+    any_db: Services, shared_data: Path, source: str
+) -> None:
+    path = source_dir(shared_data, source)
+    any_db.catalog.import_path(path, IMPORTER)
+    before = snapshot(any_db)
+
+    report = any_db.catalog.import_path(path, IMPORTER)
+
+    assert report.changed == []
+    assert all(c.added == c.removed == c.updated == 0 for c in report.categories)
+    after = snapshot(any_db)
+    assert after.events == before.events  # no audit event
+    assert after.versions == before.versions  # no version bump
+    assert after.catalog == before.catalog
+
+
+def test_changed_file_reimports_only_that_category(
+    svc: Services, shared_data: Path, tmp_path: Path
+) -> None:
+    root = writable_copy(shared_data, tmp_path, "v2")
+    svc.catalog.import_path(root, IMPORTER)
+    before = snapshot(svc)
+    sd = root / "v2" / "stable_diffusion.json"
+    data = json.loads(sd.read_text())
+    data["CyriousMix"]["nsfw"] = True
+    del data["Deliberate 3.0"]
+    sd.write_text(json.dumps(data, indent=4))
+
+    report = svc.catalog.import_path(root, IMPORTER)
+
+    assert report.changed == ["image_generation"]
+    item = next(c for c in report.categories if c.category == "image_generation")
+    assert (item.added, item.updated, item.removed, item.records) == (0, 1, 1, 160)
+    after = snapshot(svc)
+    assert after.versions == {**before.versions, "image_generation": 2}
+    new = after.events[len(before.events) :]
+    assert [(e.category, e.action) for e in new] == [("image_generation", "import")]
+    assert new[0].payload["files"] == {"v2/stable_diffusion.json": sha256_file(sd)}
+    assert svc.catalog.records(Category.image_generation)[0]["CyriousMix"]["nsfw"] is True
+    assert_consistent(svc)
+
+
+# ---------------------------------------------------------------------- legacy exports
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_legacy_text_export_reproduces_the_real_db_json(
+    svc: Services, shared_data: Path, tmp_path: Path, source: str
+) -> None:
+    svc.catalog.import_path(source_dir(shared_data, source), IMPORTER)
+    out = tmp_path / "out"
+    svc.catalog.export(out, "legacy")
+
+    exported = json.loads((out / "legacy/text/db.json").read_text(encoding="utf-8"))
+    real = json.loads((shared_data / "legacy/text/db.json").read_text(encoding="utf-8"))
+    assert len(exported) == 2157
+    assert exported == real
+    assert list(exported) == list(real)  # key order as convert.py writes it
+    base = [k for k in exported if not k.startswith(("aphrodite/", "koboldcpp/"))]
+    assert len(base) == 719
+    assert sum(k.startswith("aphrodite/") for k in exported) == 719
+    assert sum(k.startswith("koboldcpp/") for k in exported) == 719
+    # The view served to v1 readers is the same object.
+    assert svc.catalog.legacy_view(Category.text_generation) == real
+
+
+def test_legacy_text_export_keeps_every_csv_row_once(
+    svc: Services, shared_data: Path, tmp_path: Path
+) -> None:
+    svc.catalog.import_path(shared_data / "legacy", IMPORTER)
+    out = tmp_path / "out"
+    svc.catalog.export(out, "legacy")
+    import csv
+
+    rows = list(csv.DictReader((out / "legacy/text/models.csv").open(encoding="utf-8")))
+    real = list(csv.DictReader((shared_data / "legacy/text/models.csv").open(encoding="utf-8")))
+    assert len(rows) == 719  # 723 real rows, 4 duplicate names: the last row wins
+    last_real = {r["name"]: r for r in real}
+    assert {r["name"]: r for r in rows} == last_real
+
+
+@pytest.mark.parametrize(
+    ("category", "file_name"), sorted(IMAGE_REPO_FILES.items()), ids=lambda v: str(v)
+)
+def test_image_legacy_export_round_trips_every_field(
+    svc: Services, shared_data: Path, tmp_path: Path, category: Category, file_name: str
+) -> None:
+    svc.catalog.import_path(shared_data / "legacy", IMPORTER)
+    out = tmp_path / "out"
+    svc.catalog.export(out, "legacy")
+
+    exported = json.loads((out / "legacy/image" / file_name).read_text(encoding="utf-8"))
+    real = json.loads((shared_data / "legacy/image" / file_name).read_text(encoding="utf-8"))
+    assert len(exported) == EXPECTED_COUNTS[category]
+    assert exported == real
+    assert list(exported) == list(real)
+    for name, entry in real.items():
+        assert list(exported[name]) == list(entry), f"{file_name}: key order of {name!r}"
+
+
+def test_export_both_writes_every_file_atomically(
+    svc: Services, shared_data: Path, tmp_path: Path
+) -> None:
+    svc.catalog.import_path(shared_data, IMPORTER)
+    out = tmp_path / "out"
+    written = svc.catalog.export(out, "both")
+    rel = {p.relative_to(out).as_posix() for p in written}
+    assert {f"v2/{n}" for n in V2_FILE_NAMES.values()} <= rel
+    assert {f"legacy/image/{n}" for n in IMAGE_REPO_FILES.values()} <= rel
+    assert {"legacy/text/models.csv", "legacy/text/db.json"} <= rel
+    leftovers = [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    # Categories without records still get an (empty) v2 file, like upstream's start-up.
+    assert json.loads((out / "v2/lora.json").read_text()) == {}
+    with pytest.raises(ValidationFailed, match="format"):
+        svc.catalog.export(out, "yaml")  # type: ignore[arg-type]
+
+
+def test_import_publishes_the_changed_categories(tmp_path: Path, shared_data: Path) -> None:
+    """Published files are derived from the database right after every commit, imports too."""
+    publish = tmp_path / "publish"
+    svc = open_services(f"sqlite:///{tmp_path / 'db.sqlite'}", publish)
+    root = writable_copy(shared_data, tmp_path, "v2")
+    svc.catalog.import_path(root, IMPORTER)
+    assert_published(svc, publish)
+    stamps = {p: p.stat().st_mtime_ns for p in publish.rglob("*") if p.is_file()}
+
+    esrgan = root / "v2" / "esrgan.json"
+    data = json.loads(esrgan.read_text())
+    data.popitem()
+    esrgan.write_text(json.dumps(data))
+    svc.catalog.import_path(root, IMPORTER)
+
+    assert_published(svc, publish)
+    rewritten = {
+        p.relative_to(publish).as_posix()
+        for p, stamp in stamps.items()
+        if p.stat().st_mtime_ns != stamp
+    }
+    assert rewritten == {"v2/esrgan.json", "legacy/image/esrgan.json", ".esrgan.version"}
+    assert len(json.loads((publish / "v2/esrgan.json").read_text())) == 5
+    svc.db.dispose()
+
+
+# ---------------------------------------------------------------------- audit
+
+
+def test_one_import_event_per_category_with_the_files_sha256(
+    any_db: Services, shared_data: Path
+) -> None:
+    report = any_db.catalog.import_path(shared_data, IMPORTER)
+    events = [e for e in any_db.audit.events() if e.action == "import"]
+
+    assert sorted(e.category for e in events) == sorted(c.value for c in EXPECTED_COUNTS)
+    by_category = {e.category: e for e in events}
+    for item in report.categories:
+        event = by_category[item.category]
+        used = [Path(f) for f in item.files]
+        assert len(used) == 2  # the v2 file and the legacy file
+        # Every source file is named once with its own sha256 (v2/blip.json and
+        # legacy/image/blip.json share a base name, so a name alone would lose one of them).
+        assert sorted(event.payload["files"].values()) == sorted(sha256_file(p) for p in used)
+        assert len(event.payload["files"]) == len(used)
+        assert event.logical_user_id == IMPORTER.user_id
+        assert event.username == IMPORTER.username
+        assert len(event.payload["records"]) == EXPECTED_COUNTS[Category(item.category)]
+    assert_consistent(any_db)
+
+
+def test_replay_catalog_follows_imports_and_reimports(
+    svc: Services, shared_data: Path, tmp_path: Path
+) -> None:
+    svc.catalog.import_path(shared_data / "v2", IMPORTER)
+    svc.catalog.import_path(shared_data / "legacy", IMPORTER)
+    root = writable_copy(shared_data, tmp_path, "v2")
+    blip = root / "v2" / "blip.json"
+    data = json.loads(blip.read_text())
+    first = next(iter(data))
+    data[first]["description"] = "changed by the test"
+    blip.write_text(json.dumps(data))
+    svc.catalog.import_path(root, IMPORTER)
+
+    replayed = svc.audit.replay_catalog()
+    for category in Category:
+        records, _version = svc.catalog.records(category)
+        assert replayed.get(category.value, {}) == records
+    assert replayed["blip"][first]["description"] == "changed by the test"
+    assert svc.audit.verify().ok
+
+
+# ---------------------------------------------------------------------- bad files
+
+
+def _break_json(root: Path) -> Path:
+    target = root / "v2" / "blip.json"
+    target.write_text('{"BLIP": ')
+    return target
+
+
+def _break_v2_record(root: Path) -> Path:
+    target = root / "v2" / "stable_diffusion.json"
+    data = json.loads(target.read_text())
+    del data["CyriousMix"]["nsfw"]
+    target.write_text(json.dumps(data))
+    return target
+
+
+def _break_csv_encoding(root: Path) -> Path:
+    target = root / "legacy" / "text" / "models.csv"
+    target.write_bytes(target.read_bytes()[:300] + b"\xff\xfe broken\r\n")
+    return target
+
+
+def _break_csv_number(root: Path) -> Path:
+    target = root / "legacy" / "text" / "models.csv"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace("acrastt/Marx-3B-V3,3,", "acrastt/Marx-3B-V3,three,", 1))
+    return target
+
+
+def _break_legacy_download(root: Path) -> Path:
+    target = root / "legacy" / "image" / "esrgan.json"
+    data = json.loads(target.read_text())
+    first = next(iter(data.values()))
+    first["config"]["download"][0]["file_name"] = "no-such-file.pth"
+    target.write_text(json.dumps(data))
+    return target
+
+
+def _mix_shapes(root: Path) -> Path:
+    """A category file with v2 and legacy entries mixed: neither format, must not be skipped."""
+    target = root / "v2" / "blip.json"
+    data = json.loads(target.read_text())
+    legacy = json.loads((root / "legacy" / "image" / "esrgan.json").read_text())
+    data.update(legacy)
+    target.write_text(json.dumps(data))
+    return target
+
+
+def _not_an_object(root: Path) -> Path:
+    target = root / "v2" / "codeformer.json"
+    target.write_text('{"CodeFormers": 5}')
+    return target
+
+
+BREAKERS = {
+    "malformed-json": (_break_json, ("v2", "legacy")),
+    "invalid-v2-record": (_break_v2_record, ("v2",)),
+    "csv-not-utf8": (_break_csv_encoding, ("legacy",)),
+    "csv-bad-number": (_break_csv_number, ("legacy",)),
+    "legacy-download-without-file": (_break_legacy_download, ("legacy",)),
+    "mixed-v2-and-legacy-entries": (_mix_shapes, ("v2", "legacy")),
+    "record-not-an-object": (_not_an_object, ("v2",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BREAKERS))
+def test_bad_file_is_refused_naming_the_file(
+    svc: Services, shared_data: Path, tmp_path: Path, case: str
+) -> None:
+    breaker, parts = BREAKERS[case]
+    root = writable_copy(shared_data, tmp_path, *parts)
+    bad = breaker(root)
+    before = snapshot(svc)
+
+    with pytest.raises(ValidationFailed) as caught:
+        svc.catalog.import_path(root, IMPORTER)
+
+    assert str(bad) in caught.value.message, caught.value.message
+    # All or nothing: the good files were not imported either.
+    assert snapshot(svc) == before
+
+
+def test_missing_path_is_refused(svc: Services, tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed, match="does not exist"):
+        svc.catalog.import_path(tmp_path / "nowhere", IMPORTER)
