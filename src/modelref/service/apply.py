@@ -29,9 +29,10 @@ from modelref.domain.errors import (
 )
 from modelref.domain.legacy_convert import legacy_payload_to_v2
 from modelref.domain.queue_models import BatchSplitInfo, PendingChangeRecord, PendingChangeStatus
+from modelref.domain.transitions import Action
 from modelref.service import faults
 from modelref.service.queue import PendingQueueService, is_legacy_payload, normalize_job_id
-from modelref.service.queue_tx import Actor, load
+from modelref.service.queue_tx import Actor, transition_many
 from modelref.store import audit_store, catalog_store, queue_store
 
 log = logging.getLogger("modelref.apply")
@@ -134,17 +135,12 @@ class ApplyEngine:
         return None
 
     def _run(self, ids: list[int], job: str, actor: Actor, force: bool) -> ApplyResult:
-        now = _now()
         with self.db.write() as conn:
-            for cid in ids:
-                self.queue.reserve_in(conn, cid, job, actor=actor, now=now)
+            self.queue.reserve_many_in(conn, ids, job, actor=actor, now=_now())
         faults.point("after_reserve")
         try:
             with self.db.write() as conn:
                 result = self._commit(conn, ids, job, actor, force, _now())
-        except ModelrefError as exc:
-            self._release(ids, job, actor, exc)
-            raise
         except Exception as exc:
             self._release(ids, job, actor, exc)
             raise
@@ -159,13 +155,13 @@ class ApplyEngine:
     def _commit(
         self, conn: Connection, ids: list[int], job: str, actor: Actor, force: bool, now: int
     ) -> ApplyResult:
+        """Validate every change against the current catalog, then write everything at once."""
         result = ApplyResult(job_id=job)
-        batches: list[int] = []
-        touched: list[Category] = []
-        for index, cid in enumerate(ids):
-            record = load(conn, cid)
+        found = queue_store.get_many(conn, ids)
+        todo: list[PendingChangeRecord] = []
+        for cid in ids:
+            record = found[cid]
             if record.status is PendingChangeStatus.APPLIED and record.applied_job_id == job:
-                result.applied.append(record)
                 continue
             if record.status is not PendingChangeStatus.APPLYING or record.applied_job_id != job:
                 raise ApplyFailed(
@@ -174,89 +170,142 @@ class ApplyEngine:
                         f"Change {cid} is not reserved by this job (status={record.status.value})."
                     ),
                 )
+            todo.append(record)
+        plan = _CatalogPlan(catalog_store.get_many(conn, {_key(r) for r in todo}))
+        events: list[dict[str, Any]] = []
+        forced: dict[int, bool] = {}
+        for record in todo:
             try:
-                forced = self._write_catalog(conn, record, actor, force, now)
+                forced[record.change_id], event = plan.step(record, actor, force, now)
             except ModelrefError as exc:
-                raise ApplyFailed(cid, exc) from exc
-            result.applied.append(
-                self.queue.mark_applied_in(conn, record, actor=actor, now=now, forced=forced)
-            )
-            if record.category not in touched:
-                touched.append(record.category)
-            if record.batch_id is not None and record.batch_id not in batches:
-                batches.append(record.batch_id)
-            if index == len(ids) // 2:
-                faults.point("mid_transaction")
+                raise ApplyFailed(record.change_id, exc) from exc
+            events.append(event)
+        plan.flush(conn, now)
+        faults.point("mid_transaction")
+        applied, apply_events = transition_many(
+            conn,
+            todo,
+            Action.apply,
+            actor=actor,
+            now=now,
+            domain=self.queue.domain,
+            values=lambda _rec: {
+                "applied_by": actor.user_id,
+                "applied_username": actor.username,
+                "applied_at": now,
+            },
+            body=lambda rec: {
+                "batch_id": rec.batch_id,
+                "job_id": rec.applied_job_id,
+                **({"forced": True} if forced[rec.change_id] else {}),
+            },
+            store_only={"lease_expires_at": None},
+            emit=False,
+        )
+        # Per change: its catalog event, then its queue "apply" event.
+        paired = zip(events, apply_events, strict=True)
+        audit_store.append_many(conn, [e for pair in paired for e in pair])
+        done = {r.change_id: r for r in applied}
+        result.applied = [done.get(cid) or found[cid] for cid in ids]
+        batches = list(dict.fromkeys(r.batch_id for r in todo if r.batch_id is not None))
         for batch_id in batches:
             split = self.queue.split_in(conn, batch_id, actor=actor, now=now)
             if split is not None:
                 result.batch_split = split
-        result.categories = touched
+        result.categories = list(dict.fromkeys(r.category for r in todo))
         return result
 
-    def _write_catalog(
-        self, conn: Connection, record: PendingChangeRecord, actor: Actor, force: bool, now: int
-    ) -> bool:
-        """Validate one change against the live catalog and write it. Returns "was forced"."""
-        category, name = record.category.value, record.model_name
-        live = catalog_store.get(conn, category, name)
-        live_hash = live.content_hash if live is not None else None
+    def _release(self, ids: list[int], job: str, actor: Actor, exc: BaseException) -> None:
+        reason = f"apply_failed: {exc}"[:500]
+        with self.db.write() as conn:
+            self.queue.release_many_in(conn, ids, job, actor=actor, now=_now(), reason=reason)
+
+
+class _CatalogPlan:
+    """The catalog as the apply sees it: live rows plus this apply's earlier changes."""
+
+    def __init__(self, live: dict[tuple[str, str], catalog_store.StoredRecord]) -> None:
+        self.state: dict[tuple[str, str], tuple[dict[str, Any], str, dict[str, Any] | None] | None]
+        self.state = {k: (v.record, v.content_hash, v.extras) for k, v in live.items()}
+        self.dirty: dict[tuple[str, str], None] = {}
+        self.counts: dict[str, dict[str, int]] = {}
+        self.last: dict[str, tuple[str, str]] = {}
+
+    def step(
+        self, record: PendingChangeRecord, actor: Actor, force: bool, now: int
+    ) -> tuple[bool, dict[str, Any]]:
+        """Check one change against the state so far and record its effect."""
+        key = _key(record)
+        category, name = key
+        current = self.state.get(key)
+        live_hash = current[1] if current is not None else None
         stale = live_hash != record.base_hash
         op = record.operation
-        if op is AuditOperation.create and live is not None and not force:
+        if op is AuditOperation.create and current is not None and not force:
             raise Conflict(f"Model '{name}' already exists in category '{category}'.")
-        if op is not AuditOperation.create and live is None:
+        if op is not AuditOperation.create and current is None:
             raise Conflict(f"Model '{name}' no longer exists in category '{category}'.")
         if stale and not force:
             raise StaleChange(
                 f"Change {record.change_id} is stale: '{name}' in '{category}' changed since it "
                 "was proposed; re-propose it or apply with force."
             )
-        before = live.record if live is not None else None
+        before = current[0] if current is not None else None
+        after: dict[str, Any] | None = None
         if op is AuditOperation.delete:
-            catalog_store.remove(conn, category, name)
-            after = None
+            self.state[key] = None
         else:
             if record.payload is None:
                 raise ValidationFailed(
                     f"Change {record.change_id} ({op.value}) is missing payload data."
                 )
-            payload, extras = record.payload, live.extras if live else None
+            payload, extras = record.payload, current[2] if current is not None else None
             if is_legacy_payload(record.request_metadata):
                 payload, extras = legacy_payload_to_v2(record.category, name, payload)
             after = _with_metadata(payload, before, now)
             digest = content_hash(after)
             assert digest is not None
-            catalog_store.put(conn, category, name, after, digest, extras or None, now)
-        catalog_store.bump_version(conn, category, now, op.value, name)
-        audit_store.append(
-            conn,
-            timestamp=now,
-            domain="v2",
-            category=category,
-            model_name=name,
-            operation=op.value,
-            action=None,
-            change_id=record.change_id,
-            batch_id=record.batch_id,
-            job_id=record.applied_job_id,
-            logical_user_id=actor.user_id,
-            username=actor.username,
-            payload={"before": before, "after": after, "forced": bool(stale and force)},
-        )
-        return bool(stale and force)
+            self.state[key] = (after, digest, extras or None)
+        self.dirty[key] = None
+        per_op = self.counts.setdefault(category, {})
+        per_op[op.value] = per_op.get(op.value, 0) + 1
+        self.last[category] = (op.value, name)
+        event = {
+            "timestamp": now,
+            "domain": "v2",
+            "category": category,
+            "model_name": name,
+            "operation": op.value,
+            "action": None,
+            "change_id": record.change_id,
+            "batch_id": record.batch_id,
+            "job_id": record.applied_job_id,
+            "logical_user_id": actor.user_id,
+            "username": actor.username,
+            "payload": {"before": before, "after": after, "forced": bool(stale and force)},
+        }
+        return bool(stale and force), event
 
-    def _release(self, ids: list[int], job: str, actor: Actor, exc: BaseException) -> None:
-        reason = f"apply_failed: {exc}"[:500]
-        with self.db.write() as conn:
-            for cid in ids:
-                record = queue_store.get(conn, cid)
-                if (
-                    record is not None
-                    and record.status is PendingChangeStatus.APPLYING
-                    and record.applied_job_id == job
-                ):
-                    self.queue.release_in(conn, cid, job, actor=actor, now=_now(), reason=reason)
+    def flush(self, conn: Connection, now: int) -> None:
+        """Write the final state of every touched record and bump each category once."""
+        for category, counts in self.counts.items():
+            upserts = []
+            deletes = []
+            for cat, name in self.dirty:
+                if cat != category:
+                    continue
+                final = self.state[(cat, name)]
+                if final is None:
+                    deletes.append(name)
+                else:
+                    upserts.append((name, final[0], final[1], final[2]))
+            catalog_store.write_many(conn, category, upserts, deletes, now)
+            op, model = self.last[category]
+            catalog_store.bump_version_by(conn, category, now, counts, op, model)
+
+
+def _key(record: PendingChangeRecord) -> tuple[str, str]:
+    return record.category.value, record.model_name
 
 
 _RESERVED_OR_DONE = (PendingChangeStatus.APPLYING, PendingChangeStatus.APPLIED)

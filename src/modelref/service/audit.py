@@ -7,6 +7,7 @@ from typing import Any
 
 from modelref.domain.audit import AuditEvent, first_broken, replay_catalog, replay_queue
 from modelref.domain.queue_models import PendingChangeRecord
+from modelref.service.audit_views import AuditViews
 from modelref.store import audit_store
 from modelref.store.database import Database
 
@@ -63,3 +64,7 @@ class AuditService:
     def for_model(self, category: str, model_name: str) -> list[AuditEvent]:
         with self.db.read() as conn:
             return audit_store.for_model(conn, category, model_name)
+
+    def views(self, default_domain: str) -> AuditViews:
+        """The upstream-compatible audit views (``.../pending_queue/audit/...``)."""
+        return AuditViews(self.db, default_domain)

@@ -46,9 +46,10 @@ from modelref.service.queue_tx import (
     recover_stuck,
     split_remaining,
     transition,
+    transition_many,
 )
 from modelref.settings import Settings
-from modelref.store import catalog_store, migrate, queue_store
+from modelref.store import audit_store, catalog_store, migrate, queue_store
 from modelref.store.database import Database
 
 log = logging.getLogger("modelref.queue")
@@ -235,51 +236,51 @@ class PendingQueueService:
             batch_id: int | None = None
             if approve:
                 batch_id = queue_store.open_batch_id(conn) or queue_store.next_id(conn, "batch_id")
-            approved = [
-                transition(
-                    conn,
-                    found[cid],
-                    Action.approve,
-                    actor=actor,
-                    now=now,
-                    domain=self.domain,
-                    values={
-                        "batch_id": batch_id,
-                        "batch_title": title,
-                        "approved_by": actor.user_id,
-                        "approved_username": actor.username,
-                        "approved_at": now,
-                    },
-                    body={"batch_id": batch_id, "batch_title": title},
-                )
-                for cid in approve
-            ]
-            rejected = []
-            for cid in reject:
-                rec = found[cid]
-                rejected.append(
-                    transition(
-                        conn,
-                        rec,
-                        Action.reject,
-                        actor=actor,
-                        now=now,
-                        domain=self.domain,
-                        values={
-                            "batch_id": batch_id if batch_id is not None else rec.batch_id,
-                            "batch_title": title,
-                            "rejected_by": actor.user_id,
-                            "rejected_username": actor.username,
-                            "rejected_at": now,
-                            "reject_reason": reason,
-                        },
-                        body={
-                            "batch_id": batch_id if batch_id is not None else rec.batch_id,
-                            "batch_title": title,
-                            "reason": reason,
-                        },
-                    )
-                )
+            approve_values = {
+                "batch_id": batch_id,
+                "batch_title": title,
+                "approved_by": actor.user_id,
+                "approved_username": actor.username,
+                "approved_at": now,
+            }
+            approved, approve_events = transition_many(
+                conn,
+                [found[cid] for cid in approve],
+                Action.approve,
+                actor=actor,
+                now=now,
+                domain=self.domain,
+                values=lambda _rec: approve_values,
+                body=lambda _rec: {"batch_id": batch_id, "batch_title": title},
+                emit=False,
+            )
+
+            def reject_batch(rec: PendingChangeRecord) -> int | None:
+                return batch_id if batch_id is not None else rec.batch_id
+
+            rejected, reject_events = transition_many(
+                conn,
+                [found[cid] for cid in reject],
+                Action.reject,
+                actor=actor,
+                now=now,
+                domain=self.domain,
+                values=lambda rec: {
+                    "batch_id": reject_batch(rec),
+                    "batch_title": title,
+                    "rejected_by": actor.user_id,
+                    "rejected_username": actor.username,
+                    "rejected_at": now,
+                    "reject_reason": reason,
+                },
+                body=lambda rec: {
+                    "batch_id": reject_batch(rec),
+                    "batch_title": title,
+                    "reason": reason,
+                },
+                emit=False,
+            )
+            audit_store.append_many(conn, approve_events + reject_events)
         return PendingBatchResult(
             batch_id=batch_id, batch_title=title, approved=approved, rejected=rejected
         )
@@ -366,32 +367,54 @@ class PendingQueueService:
         self, conn: Connection, change_id: int, job: str, *, actor: Actor | None, now: int
     ) -> PendingChangeRecord:
         """Reservation step on the caller's transaction (used by the apply engine)."""
-        record = load(conn, change_id)
-        if record.applied_job_id == job and record.status in (
-            PendingChangeStatus.APPLYING,
-            PendingChangeStatus.APPLIED,
-        ):
-            return record
-        if record.status is PendingChangeStatus.APPLYING:
-            raise ReservationConflict(
-                f"Change {change_id} is already reserved for apply "
-                f"(job_id={record.applied_job_id})."
-            )
-        if self.two_person_rule and actor is not None and record.requested_by == actor.user_id:
-            raise PermissionDenied(
-                f"Change {change_id}: you cannot apply your own change (two-person rule)."
-            )
-        return transition(
+        return self.reserve_many_in(conn, [change_id], job, actor=actor, now=now)[0]
+
+    def reserve_many_in(
+        self,
+        conn: Connection,
+        change_ids: list[int],
+        job: str,
+        *,
+        actor: Actor | None,
+        now: int,
+    ) -> list[PendingChangeRecord]:
+        """Reserve several changes for ``job`` (those it already holds are left as they are)."""
+        found = queue_store.get_many(conn, change_ids)
+        to_reserve: list[PendingChangeRecord] = []
+        result: dict[int, PendingChangeRecord] = {}
+        for change_id in change_ids:
+            record = found.get(change_id)
+            if record is None:
+                raise NotFound(f"Change {change_id} not found.")
+            if record.applied_job_id == job and record.status in (
+                PendingChangeStatus.APPLYING,
+                PendingChangeStatus.APPLIED,
+            ):
+                result[change_id] = record
+                continue
+            if record.status is PendingChangeStatus.APPLYING:
+                raise ReservationConflict(
+                    f"Change {change_id} is already reserved for apply "
+                    f"(job_id={record.applied_job_id})."
+                )
+            if self.two_person_rule and actor is not None and record.requested_by == actor.user_id:
+                raise PermissionDenied(
+                    f"Change {change_id}: you cannot apply your own change (two-person rule)."
+                )
+            to_reserve.append(record)
+        reserved, _events = transition_many(
             conn,
-            record,
+            to_reserve,
             Action.reserve,
             actor=actor or Actor("system", "modelref"),
             now=now,
             domain=self.domain,
-            values={"applied_job_id": job},
-            body={"job_id": job},
+            values=lambda _rec: {"applied_job_id": job},
+            body=lambda _rec: {"job_id": job},
             store_only={"lease_expires_at": now + self.settings.apply_lease_seconds},
         )
+        result.update({r.change_id: r for r in reserved})
+        return [result[cid] for cid in change_ids]
 
     def clear_apply_reservation(
         self, change_id: int, job_id: str, *, actor: Actor | None = None
@@ -429,6 +452,38 @@ class PendingQueueService:
             body={"job_id": job, "reason": reason},
             store_only={"lease_expires_at": None},
         )
+
+    def release_many_in(
+        self,
+        conn: Connection,
+        change_ids: list[int],
+        job: str,
+        *,
+        actor: Actor,
+        now: int,
+        reason: str,
+    ) -> list[PendingChangeRecord]:
+        """Release the reservations ``job`` still holds among ``change_ids`` (others untouched)."""
+        found = queue_store.get_many(conn, change_ids)
+        held = [
+            found[cid]
+            for cid in change_ids
+            if cid in found
+            and found[cid].status is PendingChangeStatus.APPLYING
+            and found[cid].applied_job_id == job
+        ]
+        released, _events = transition_many(
+            conn,
+            held,
+            Action.release,
+            actor=actor,
+            now=now,
+            domain=self.domain,
+            values=lambda _rec: {"applied_job_id": None},
+            body=lambda _rec: {"job_id": job, "reason": reason},
+            store_only={"lease_expires_at": None},
+        )
+        return released
 
     def scan_stuck_applying(self, *, only_expired: bool = False) -> list[PendingChangeRecord]:
         """Revert APPLYING records to APPROVED, warning once per record (start-up recovery).

@@ -8,6 +8,7 @@ the apply engine can combine queue steps with catalog writes in one transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +36,7 @@ class Actor:
     username: str
 
 
-def audit_queue(
-    conn: Connection,
+def queue_event(
     *,
     domain: str,
     action: Action,
@@ -46,23 +46,27 @@ def audit_queue(
     change_id: int | None = None,
     batch_id: int | None = None,
     job_id: str | None = None,
-) -> None:
-    """Append one queue lifecycle event (upstream shape: ``payload.after`` + ``action``)."""
-    audit_store.append(
-        conn,
-        timestamp=now,
-        domain=domain,
-        category=QUEUE_CATEGORY,
-        model_name=str(change_id) if change_id is not None else "queue",
-        operation="update",
-        action=action.value,
-        change_id=change_id,
-        batch_id=batch_id,
-        job_id=job_id,
-        logical_user_id=actor.user_id,
-        username=actor.username,
-        payload={"after": {**body, "action": action.value}},
-    )
+) -> dict[str, Any]:
+    """Fields of one queue lifecycle event (upstream shape: ``payload.after`` + ``action``)."""
+    return {
+        "timestamp": now,
+        "domain": domain,
+        "category": QUEUE_CATEGORY,
+        "model_name": str(change_id) if change_id is not None else "queue",
+        "operation": "update",
+        "action": action.value,
+        "change_id": change_id,
+        "batch_id": batch_id,
+        "job_id": job_id,
+        "logical_user_id": actor.user_id,
+        "username": actor.username,
+        "payload": {"after": {**body, "action": action.value}},
+    }
+
+
+def audit_queue(conn: Connection, **kwargs: Any) -> None:
+    """Append one queue lifecycle event."""
+    audit_store.append(conn, **queue_event(**kwargs))
 
 
 def insert_new(conn: Connection, record: PendingChangeRecord, domain: str) -> PendingChangeRecord:
@@ -130,6 +134,66 @@ def transition(
         body={"change_id": record.change_id, **(body or {})},
     )
     return updated
+
+
+def transition_many(
+    conn: Connection,
+    records: list[PendingChangeRecord],
+    action: Action,
+    *,
+    actor: Actor,
+    now: int,
+    domain: str,
+    values: Callable[[PendingChangeRecord], dict[str, Any]],
+    body: Callable[[PendingChangeRecord], dict[str, Any]],
+    store_only: dict[str, Any] | None = None,
+    emit: bool = True,
+) -> tuple[list[PendingChangeRecord], list[dict[str, Any]]]:
+    """:func:`transition` for many records: one compare-and-set per distinct (status, values).
+
+    Returns the new records and their audit events' fields; with ``emit`` the events are
+    appended here, otherwise the caller appends them (to interleave them with others).
+    """
+    groups: dict[tuple[PendingChangeStatus, str], list[PendingChangeRecord]] = {}
+    targets: dict[int, PendingChangeStatus] = {}
+    per_record: dict[int, dict[str, Any]] = {}
+    for record in records:
+        targets[record.change_id] = transitions.check(action, record.status, record.change_id)
+        per_record[record.change_id] = {**values(record), "updated_at": now}
+        key = (record.status, repr(sorted(per_record[record.change_id].items())))
+        groups.setdefault(key, []).append(record)
+    for (status, _key), group in groups.items():
+        ids = [r.change_id for r in group]
+        changes = {**per_record[ids[0]], **(store_only or {})}
+        to = targets[ids[0]]
+        if queue_store.set_status_many(conn, ids, status, to, changes) != len(ids):
+            current = queue_store.get_many(conn, ids)
+            moved = next(i for i in ids if current[i].status is not to)
+            raise InvalidTransition(
+                f"Change {moved} changed concurrently (status={current[moved].status.value})."
+            )
+    updated: list[PendingChangeRecord] = []
+    events: list[dict[str, Any]] = []
+    for record in records:
+        new = record.model_copy(
+            update={**per_record[record.change_id], "status": targets[record.change_id]}
+        )
+        updated.append(new)
+        events.append(
+            queue_event(
+                domain=domain,
+                action=action,
+                actor=actor,
+                now=now,
+                change_id=record.change_id,
+                batch_id=new.batch_id,
+                job_id=new.applied_job_id,
+                body={"change_id": record.change_id, **body(record)},
+            )
+        )
+    if emit:
+        audit_store.append_many(conn, events)
+    return updated, events
 
 
 def split_remaining(

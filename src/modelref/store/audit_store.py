@@ -31,6 +31,27 @@ def append(conn: Connection, **fields: Any) -> AuditEvent:
     return event
 
 
+def append_many(conn: Connection, events: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Chain and insert several events in order with one read of the chain head."""
+    if not events:
+        return []
+    last = conn.execute(_LAST).first()
+    prev_id, prev_hash = (int(last.event_id), str(last.hash)) if last else (0, GENESIS_HASH)
+    chained: list[AuditEvent] = []
+    rows: list[dict[str, Any]] = []
+    for fields in events:
+        prev_id += 1
+        draft = AuditEvent(event_id=prev_id, prev_hash=prev_hash, **fields)
+        event = replace(draft, hash=chain_hash(prev_hash, draft))
+        prev_hash = event.hash
+        chained.append(event)
+        row = dict(event.__dict__)
+        row["payload"] = json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
+        rows.append(row)
+    conn.execute(insert(A), rows)
+    return chained
+
+
 def _from_row(row: Any) -> AuditEvent:
     data = dict(row._mapping)
     data["payload"] = json.loads(data["payload"]) if data["payload"] else {}

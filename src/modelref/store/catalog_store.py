@@ -204,3 +204,93 @@ def replace_category(
             for index, (name, record, digest, extras) in enumerate(rows, start=1)
         ],
     )
+
+
+def write_many(
+    conn: Connection,
+    category: str,
+    upserts: list[tuple[str, dict[str, Any], str, dict[str, Any] | None]],
+    deletes: list[str],
+    now: int,
+) -> None:
+    """Apply the final state of many records of one category with a few statements."""
+    for start in range(0, len(deletes), 500):
+        conn.execute(
+            delete(R).where(
+                and_(R.c.category == category, R.c.name.in_(deletes[start : start + 500]))
+            )
+        )
+    if not upserts:
+        return
+    names = [u[0] for u in upserts]
+    existing: set[str] = set()
+    for start in range(0, len(names), 500):
+        q = select(R.c.name).where(
+            and_(R.c.category == category, R.c.name.in_(names[start : start + 500]))
+        )
+        existing.update(str(n) for n in conn.execute(q).scalars())
+    updates = [
+        {
+            "c": category,
+            "n": name,
+            "record": json.dumps(record, ensure_ascii=False),
+            "content_hash": digest,
+            "extras": json.dumps(extras, ensure_ascii=False) if extras else None,
+            "updated_at": now,
+        }
+        for name, record, digest, extras in upserts
+        if name in existing
+    ]
+    if updates:
+        conn.execute(
+            update(R).where(and_(R.c.category == bindparam("c"), R.c.name == bindparam("n"))),
+            updates,
+        )
+    fresh = [u for u in upserts if u[0] not in existing]
+    if fresh:
+        last = conn.execute(select(func.max(R.c.position)).where(R.c.category == category)).scalar()
+        base = int(last or 0)
+        conn.execute(
+            insert(R),
+            [
+                {
+                    "category": category,
+                    "name": name,
+                    "record": json.dumps(record, ensure_ascii=False),
+                    "content_hash": digest,
+                    "extras": json.dumps(extras, ensure_ascii=False) if extras else None,
+                    "position": base + offset,
+                    "updated_at": now,
+                }
+                for offset, (name, record, digest, extras) in enumerate(fresh, start=1)
+            ],
+        )
+
+
+def bump_version_by(
+    conn: Connection,
+    category: str,
+    now: int,
+    counts: dict[str, int],
+    last_operation: str,
+    last_model: str,
+) -> int:
+    """One version step per change (``sum(counts)``), recorded in a single update."""
+    steps = sum(counts.values())
+    row = version_row(conn, category)
+    if row is None:
+        bump_version(conn, category, now, None, None)
+        row = version_row(conn, category)
+        assert row is not None
+        steps -= 1
+    columns = {"create": "total_creates", "update": "total_updates", "delete": "total_deletes"}
+    values: dict[str, Any] = {
+        "version": int(row["version"]) + steps,
+        "last_updated": now,
+        "last_operation_type": last_operation,
+        "last_operation_model": last_model,
+    }
+    for op, n in counts.items():
+        values[columns[op]] = int(row[columns[op]] or 0) + n
+    conn.execute(update(V).where(V.c.category == category).values(**values))
+    return int(values["version"])

@@ -141,6 +141,26 @@ def set_status(
     return result.rowcount == 1
 
 
+def set_status_many(
+    conn: Connection,
+    change_ids: Sequence[int],
+    expected: PendingChangeStatus,
+    new: PendingChangeStatus,
+    values: dict[str, Any],
+) -> int:
+    """Compare-and-set many rows at once; returns how many rows actually moved."""
+    moved = 0
+    for start in range(0, len(change_ids), 500):
+        chunk = list(change_ids[start : start + 500])
+        result = conn.execute(
+            update(T)
+            .where(and_(T.c.change_id.in_(chunk), T.c.status == expected.value))
+            .values(status=new.value, **values)
+        )
+        moved += int(result.rowcount)
+    return moved
+
+
 def reassign_batch(conn: Connection, change_ids: Sequence[int], batch_id: int, now: int) -> None:
     for start in range(0, len(change_ids), 500):
         chunk = list(change_ids[start : start + 500])
