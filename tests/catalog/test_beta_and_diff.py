@@ -338,11 +338,6 @@ def test_every_real_record_reproposed_unchanged_diffs_as_unchanged(svc: Services
     assert not any(d.is_critical for d in page.diffs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="control_qr_sdxl's record is named control_qr_xl: enqueue requires name == key, so "
-    "this real model cannot be updated through the queue (see report)",
-)
 def test_real_record_whose_key_differs_from_its_name_can_be_updated(svc: Services) -> None:
     record = edited(svc, Category.controlnet, "control_qr_sdxl", description="new text")
     cid = enqueue(svc, Category.controlnet, "control_qr_sdxl", "update", record)

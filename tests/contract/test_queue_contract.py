@@ -58,6 +58,16 @@ class TestEnqueue:
         assert rec.base_hash == digest
         assert rec.payload is not None and rec.payload["metadata"]["created_at"] == 5
 
+    def test_update_must_name_the_model_it_updates(self, svc: PendingQueueService) -> None:
+        seed_catalog(svc, "miscellaneous", misc_payload("m"))
+        with pytest.raises(errors.ValidationFailed, match="payload.name"):
+            svc.enqueue_change(
+                category="miscellaneous", model_name="m", operation="update",
+                payload=misc_payload("other"), requestor_id=ALICE[0],
+                requestor_username=ALICE[1],
+            )
+        assert svc.list_changes().total == 0
+
     def test_delete_snapshots_live_record(self, svc: PendingQueueService) -> None:
         live = misc_payload("gone")
         seed_catalog(svc, "miscellaneous", live)

@@ -124,7 +124,10 @@ class PendingQueueService:
             if is_legacy_payload(request_metadata):
                 payload = _check_legacy_payload(cat, model_name, payload)
             else:
-                payload = records.validate_record(cat, payload, name=model_name)
+                # Updates may name the record as the live one does (a few real keys differ
+                # from their record's name, e.g. controlnet control_qr_sdxl): checked below.
+                check_name = model_name if op is AuditOperation.create else None
+                payload = records.validate_record(cat, payload, name=check_name)
         elif payload is not None and not isinstance(payload, dict):
             raise ValidationFailed("payload must be a JSON object")
         if cat is Category.text_generation and related_models is None:
@@ -140,6 +143,12 @@ class PendingQueueService:
             if op is not AuditOperation.create and live is None:
                 raise NotFound(f"Model '{model_name}' not found in category '{cat.value}'")
             if op is AuditOperation.update and live is not None and payload is not None:
+                allowed = {model_name, live.record.get("name", model_name)}
+                if payload.get("name") not in allowed:
+                    raise ValidationFailed(
+                        f"payload.name: must be {model_name!r} (the model being updated), "
+                        f"got {payload.get('name')!r}"
+                    )
                 payload = _keep_created(payload, live.record)
             if op is AuditOperation.delete and live is not None:
                 payload = live.record
