@@ -60,7 +60,7 @@ class TestEnqueue:
 
     def test_update_must_name_the_model_it_updates(self, svc: PendingQueueService) -> None:
         seed_catalog(svc, "miscellaneous", misc_payload("m"))
-        with pytest.raises(errors.ValidationFailed, match="payload.name"):
+        with pytest.raises(errors.ValidationFailed, match=r"payload\.name"):
             svc.enqueue_change(
                 category="miscellaneous", model_name="m", operation="update",
                 payload=misc_payload("other"), requestor_id=ALICE[0],

@@ -138,7 +138,11 @@ def _fold(records: dict[int, PendingChangeRecord], ev: AuditEvent) -> None:
     elif action is Action.reserve:
         update |= {"status": PendingChangeStatus.APPLYING, "applied_job_id": body["job_id"]}
     elif action in (Action.release, Action.recover):
-        update |= {"status": PendingChangeStatus.APPROVED, "applied_job_id": None}
+        update |= {
+            "status": PendingChangeStatus.APPROVED,
+            "applied_job_id": None,
+            "batch_id": body.get("batch_id", rec.batch_id),
+        }
     elif action is Action.apply:
         update |= {
             "status": PendingChangeStatus.APPLIED,

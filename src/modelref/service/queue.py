@@ -44,6 +44,7 @@ from modelref.service.queue_tx import (
     insert_new,
     load,
     recover_stuck,
+    rejoin_batch,
     split_remaining,
     transition,
     transition_many,
@@ -450,6 +451,7 @@ class PendingQueueService:
             raise ReservationConflict(
                 f"Change {change_id} is reserved by another job (job_id={record.applied_job_id})."
             )
+        rejoin = rejoin_batch(conn, record)
         return transition(
             conn,
             record,
@@ -457,8 +459,8 @@ class PendingQueueService:
             actor=actor or Actor("system", "modelref"),
             now=now,
             domain=self.domain,
-            values={"applied_job_id": None},
-            body={"job_id": job, "reason": reason},
+            values={"applied_job_id": None, "batch_id": rejoin},
+            body={"job_id": job, "reason": reason, "batch_id": rejoin},
             store_only={"lease_expires_at": None},
         )
 
@@ -481,6 +483,7 @@ class PendingQueueService:
             and found[cid].status is PendingChangeStatus.APPLYING
             and found[cid].applied_job_id == job
         ]
+        open_batch = queue_store.open_batch_id(conn)
         released, _events = transition_many(
             conn,
             held,
@@ -488,8 +491,12 @@ class PendingQueueService:
             actor=actor,
             now=now,
             domain=self.domain,
-            values=lambda _rec: {"applied_job_id": None},
-            body=lambda _rec: {"job_id": job, "reason": reason},
+            values=lambda rec: {"applied_job_id": None, "batch_id": open_batch or rec.batch_id},
+            body=lambda rec: {
+                "job_id": job,
+                "reason": reason,
+                "batch_id": open_batch or rec.batch_id,
+            },
             store_only={"lease_expires_at": None},
         )
         return released

@@ -224,6 +224,16 @@ def split_remaining(
     )
 
 
+def rejoin_batch(conn: Connection, record: PendingChangeRecord) -> int | None:
+    """Batch a change returning to APPROVED belongs in: the open batch if there is one.
+
+    While a change was APPLYING a new batch may have opened; joining it keeps the rule that
+    all approved changes share one open batch (the seed let two coexist).
+    """
+    open_batch = queue_store.open_batch_id(conn)
+    return open_batch if open_batch is not None else record.batch_id
+
+
 def recover_stuck(
     conn: Connection, *, now: int, domain: str, lease_expired_before: int | None = None
 ) -> list[PendingChangeRecord]:
@@ -236,6 +246,7 @@ def recover_stuck(
             record.change_id,
             record.applied_job_id,
         )
+        rejoin = rejoin_batch(conn, record)
         reverted.append(
             transition(
                 conn,
@@ -244,8 +255,12 @@ def recover_stuck(
                 actor=system,
                 now=now,
                 domain=domain,
-                values={"applied_job_id": None},
-                body={"job_id": record.applied_job_id, "reason": "stuck_applying"},
+                values={"applied_job_id": None, "batch_id": rejoin},
+                body={
+                    "job_id": record.applied_job_id,
+                    "reason": "stuck_applying",
+                    "batch_id": rejoin,
+                },
                 store_only={"lease_expires_at": None},
             )
         )

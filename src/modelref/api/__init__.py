@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI routers behind a pure ASGI fast-read layer."""

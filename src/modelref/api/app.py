@@ -1,0 +1,59 @@
+"""``create_app``: the FastAPI application behind the fast-read ASGI layer."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from modelref import __version__
+from modelref.api import audit_views, errors, probes, queue, reads, v1, writes
+from modelref.api.fastpath import FastPath
+from modelref.api.read_cache import ReadCache
+from modelref.service.container import Services
+
+V2 = "/api/model_references/v2"
+V1 = "/api/model_references/v1"
+
+DESCRIPTION = """Review-gated change queue and catalog for the AI Horde model reference.
+
+Wire-compatible with upstream horde-model-reference under `/api`. Writes never touch live data:
+they enqueue a change (202) that approvers review and apply. Authenticate with the `apikey`
+header. Category and model reads send a strong `ETag` and honour `If-None-Match` (304) and
+`Accept-Encoding: gzip`.
+"""
+
+
+def create_fastapi(services: Services) -> FastAPI:
+    """The framework app alone (the fast path wraps it in :func:`create_app`)."""
+    api = FastAPI(
+        title="modelref",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    api.state.services = services
+    api.state.read_cache = ReadCache(services.catalog)
+    api.state.audit_views = services.audit.views(services.settings.canonical_format)
+    errors.install(api)
+    api.include_router(probes.router, prefix="/api")
+    for prefix in (V2, V1):
+        api.include_router(audit_views.router, prefix=prefix)
+        api.include_router(queue.router, prefix=prefix)
+    api.include_router(probes.roles_router, prefix=V2)
+    api.include_router(writes.router, prefix=V2)
+    api.include_router(reads.router, prefix=V2)
+    api.include_router(v1.build_router(services.settings.canonical_format == "legacy"), prefix=V1)
+    try:  # the reviewer UI (modelref.web) under /ui
+        from modelref import web
+    except ImportError:  # pragma: no cover - only when the web package is missing
+        web = None  # type: ignore[assignment]
+    if web is not None:
+        web.mount(api, services)
+    return api
+
+
+def create_app(services: Services) -> FastPath:
+    """The ASGI application: cached reads and body limits in front of FastAPI."""
+    api = create_fastapi(services)
+    return FastPath(api, api.state.read_cache, services.settings.max_body_bytes, api)

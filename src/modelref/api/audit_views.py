@@ -1,0 +1,77 @@
+"""Pending-queue audit views (spec http-api §7), under both version prefixes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from modelref.api.deps import MAX_ID, ApiKey, BatchId, Svc, require
+from modelref.api.errors import responses
+from modelref.service.audit_views import (
+    AuditViews,
+    BatchNetChangeResponse,
+    PendingQueueAuditBatchDetail,
+    PendingQueueAuditBatchPage,
+    PendingQueueAuditCurrentResponse,
+)
+from modelref.service.auth import Role
+
+router = APIRouter(prefix="/pending_queue/audit", tags=["audit"])
+
+Domain = Annotated[Literal["legacy", "v2"] | None, Query()]
+
+
+def _views(request: Request) -> AuditViews:
+    views: AuditViews = request.app.state.audit_views
+    return views
+
+
+@router.get(
+    "/current", response_model=PendingQueueAuditCurrentResponse, responses=responses(401, 403)
+)
+def current(
+    key: ApiKey, services: Svc, request: Request, domain_override: Domain = None
+) -> PendingQueueAuditCurrentResponse:
+    """Changes pending right now (purged ones leave this list), newest first."""
+    require(services, key, Role.reader)
+    return _views(request).current(domain_override)
+
+
+@router.get("/batches", response_model=PendingQueueAuditBatchPage, responses=responses(401, 403))
+def batches(
+    key: ApiKey,
+    services: Svc,
+    request: Request,
+    cursor: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    domain_override: Domain = None,
+) -> PendingQueueAuditBatchPage:
+    """Batches with id below ``cursor``, newest first; ``next_cursor`` continues the listing."""
+    require(services, key, Role.reader)
+    return _views(request).batches(cursor, limit, domain_override)
+
+
+@router.get(
+    "/batches/{batch_id}",
+    response_model=PendingQueueAuditBatchDetail,
+    responses=responses(401, 403, 404),
+)
+def batch(
+    batch_id: BatchId, key: ApiKey, services: Svc, request: Request, domain_override: Domain = None
+) -> PendingQueueAuditBatchDetail:
+    require(services, key, Role.reader)
+    return _views(request).batch(batch_id, domain_override)
+
+
+@router.get(
+    "/batches/{batch_id}/net_changes",
+    response_model=BatchNetChangeResponse,
+    responses=responses(401, 403, 404),
+)
+def net_changes(
+    batch_id: BatchId, key: ApiKey, services: Svc, request: Request, domain_override: Domain = None
+) -> BatchNetChangeResponse:
+    """What applying the batch did to each model, from the before/after of its catalog writes."""
+    require(services, key, Role.reader)
+    return _views(request).net_changes(batch_id, domain_override)

@@ -1,0 +1,219 @@
+"""Serialized catalog reads, cached per (category, catalog version) with strong ETags.
+
+The cache is shared by every instance's fast path and its FastAPI fallback routes. Freshness
+across processes: the catalog's per-category versions are re-read with one small indexed query
+at most every ``interval`` seconds (0.5 s by default), so an apply committed by any process is
+served by every other process within ``interval`` plus one query's time (well under 1 s). An
+apply through this process calls :meth:`ReadCache.invalidate`, so its own reads see it at once.
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelref.domain.categories import Category
+from modelref.service.catalog import CatalogService
+from modelref.service.rendering import dump_v2
+
+#: Entries below this size are not worth compressing.
+GZIP_MIN_BYTES = 1024
+JSON_TYPE = b"application/json"
+
+
+def _etag(body: bytes) -> bytes:
+    return b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
+
+
+@dataclass
+class Rendered:
+    """One serialized body with its precomputed headers (identity and gzip variants)."""
+
+    body: bytes
+    etag: bytes
+    gz_body: bytes | None
+    headers: list[tuple[bytes, bytes]]
+    gz_headers: list[tuple[bytes, bytes]]
+    not_modified_headers: list[tuple[bytes, bytes]]
+
+    @classmethod
+    def of(cls, body: bytes, version: int) -> Rendered:
+        etag = _etag(body)
+        common = [
+            (b"etag", etag),
+            (b"cache-control", b"no-cache"),
+            (b"vary", b"accept-encoding"),
+        ]
+        gz_body = (
+            gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
+        )
+        headers = [
+            (b"content-type", JSON_TYPE),
+            (b"content-length", str(len(body)).encode()),
+            *common,
+        ]
+        gz_headers = headers
+        if gz_body is not None:
+            gz_headers = [
+                (b"content-type", JSON_TYPE),
+                (b"content-length", str(len(gz_body)).encode()),
+                (b"content-encoding", b"gzip"),
+                *common,
+            ]
+        return cls(body, etag, gz_body, headers, gz_headers, common)
+
+    def matches(self, if_none_match: bytes) -> bool:
+        """Weak comparison, as RFC 9110 prescribes for If-None-Match."""
+        if if_none_match == self.etag:
+            return True
+        if if_none_match.strip() == b"*":
+            return True
+        for tag in if_none_match.split(b","):
+            tag = tag.strip()
+            if tag.startswith(b"W/"):
+                tag = tag[2:]
+            if tag == self.etag:
+                return True
+        return False
+
+    def response(
+        self, if_none_match: bytes | None, accept_gzip: bool
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """(status, headers, body) for a GET with these request headers."""
+        if if_none_match is not None and self.matches(if_none_match):
+            return 304, self.not_modified_headers, b""
+        if accept_gzip and self.gz_body is not None:
+            return 200, self.gz_headers, self.gz_body
+        return 200, self.headers, self.body
+
+
+@dataclass
+class Entry:
+    """A category's serialized view at one version (v2 keeps records for single-model reads)."""
+
+    version: int
+    rendered: Rendered
+    records: dict[str, Any] | None = None
+    models: dict[str, Rendered] = field(default_factory=dict)
+
+    def model(self, name: str) -> Rendered | None:
+        hit = self.models.get(name)
+        if hit is not None or self.records is None:
+            return hit
+        record = self.records.get(name)
+        if record is None:
+            return None
+        body = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        hit = self.models[name] = Rendered.of(body, self.version)
+        return hit
+
+
+class ReadCache:
+    """Catalog views keyed by (kind, category), valid while the category's version holds."""
+
+    def __init__(self, catalog: CatalogService, interval: float = 0.5) -> None:
+        self.catalog = catalog
+        self.interval = interval
+        self.versions: dict[str, int] = {}
+        self.checked_at = float("-inf")
+        self.entries: dict[tuple[str, str], Entry] = {}
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        return time.monotonic() - self.checked_at >= self.interval
+
+    def invalidate(self) -> None:
+        """Force a version check on the next read (after a write through this process)."""
+        self.checked_at = float("-inf")
+
+    def refresh(self) -> None:
+        """One indexed query: the current version of every category."""
+        started = time.monotonic()
+        versions = {c.value: v for c, v in self.catalog.versions().items()}
+        with self._lock:
+            self.versions = versions
+            self.checked_at = started
+
+    def refresh_if_due(self) -> None:
+        if self.due():
+            self.refresh()
+
+    def lookup(self, kind: str, category: str) -> Entry | None:
+        entry = self.entries.get((kind, category))
+        if entry is not None and entry.version == self.versions.get(category):
+            return entry
+        return None
+
+    def build(self, kind: str, category: Category) -> Entry | None:
+        """Serialize ``category`` from one consistent version (None if it has never existed)."""
+        for _ in range(5):
+            before = self.catalog.versions().get(category)
+            if before is None:
+                return None
+            if kind == "v2":
+                records, after = self.catalog.records(category)
+                body = dump_v2(records)
+            else:
+                records = None
+                view = self.catalog.legacy_view(category)
+                after = self.catalog.versions().get(category, 0)
+                body = _dump_legacy(view) if view else b""
+            if before == after:
+                entry = Entry(after, Rendered.of(body, after), records)
+                with self._lock:
+                    self.entries[(kind, category.value)] = entry
+                    if after >= self.versions.get(category.value, 0):
+                        self.versions[category.value] = after
+                # Long-lived: keep the cyclic GC from walking these records on every full
+                # collection (a full collection's pause lands on some unlucky request's p99).
+                gc.freeze()
+                return entry
+        return None  # the category is being written continuously; serve nothing stale
+
+    def get(self, kind: str, category: Category) -> Entry | None:
+        """Synchronous lookup-or-build (used by the FastAPI fallback routes)."""
+        self.refresh_if_due()
+        if category.value not in self.versions:
+            return None
+        return self.lookup(kind, category.value) or self.build(kind, category)
+
+
+def _dump_legacy(view: dict[str, Any]) -> bytes:
+    return (json.dumps(view, indent=4, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def json_error(status: int, detail: str, code: str) -> Answer:
+    """The API's error shape, built without the framework."""
+    body = json.dumps({"detail": detail, "code": code}).encode()
+    headers = [(b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode())]
+    return status, headers, body
+
+
+def answer(
+    entry: Entry | None,
+    category: Category,
+    name: str | None,
+    if_none_match: bytes | None,
+    accept_gzip: bool,
+) -> Answer:
+    """The response to a cached read of a category (``name`` None) or of one model."""
+    missing = f"Model category '{category.value}' not found"
+    if entry is None or (name is None and not entry.rendered.body):
+        return json_error(404, missing, "not_found")
+    if name is None:
+        return entry.rendered.response(if_none_match, accept_gzip)
+    model = entry.model(name)
+    if model is None:
+        return json_error(
+            404, f"Model '{name}' not found in category '{category.value}'", "not_found"
+        )
+    return model.response(if_none_match, accept_gzip)

@@ -1,0 +1,681 @@
+"""Stateful property test of the review queue, on SQLite and on PostgreSQL.
+
+Hypothesis drives random sequences of enqueue / approve / reject / withdraw / reserve / release /
+purge / mark-applied / stuck-scan calls against a real database (a fresh SQLite file or a fresh
+PostgreSQL schema per example) while a small Python model predicts every outcome: the returned
+records, the exact error class of every refused call, change and batch id allocation (the seed's
+single-open-batch rule), and which audit events each call writes. After every step the store is
+compared with the model and with the audit log (event counts per change and action, hash chain,
+replay of the log == the store), and applied/rejected records are checked to be frozen.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+from sqlalchemy import text
+
+from modelref import PendingChangeRecord, PendingQueueFilter
+from modelref import PendingChangeStatus as S
+from modelref.domain import errors
+from modelref.service.audit import AuditService
+from modelref.service.queue import PendingQueueService
+from modelref.service.queue_tx import Actor
+from modelref.store import audit_store
+from tests.conftest import PG_AVAILABLE, drop_pg_schema, new_pg_schema_url
+from tests.factories import ALICE, BOB, CAROL, enqueue_create, misc_payload
+
+NAMES = ["alpha", "Alpha-XL", "beta", "beta_mini"]
+USERS = [ALICE, CAROL, BOB]
+#: Requesters, weighted so most changes can be approved by BOB under the two-person rule.
+REQUESTERS = [ALICE, ALICE, ALICE, CAROL, BOB]
+APPROVERS = [BOB, BOB, CAROL]
+JOBS = ["j1", "j2", "j3"]
+HELD = "<held>"  # stands for "the job id the record currently carries"
+#: Purge never removes a change that is being, or has been, written (W12).
+PURGEABLE = frozenset({S.PENDING, S.APPROVED, S.REJECTED})
+TERMINAL = frozenset({S.APPLIED, S.REJECTED})
+
+#: Chooses a change id (see ``QueueMachine._choose``); shrinks towards the first useful id.
+picks = st.integers(min_value=0, max_value=63)
+
+
+def machine_settings(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        stateful_step_count=30,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
+
+#: SQLite examples are cheap (a new file); a PostgreSQL example costs a schema and migrations.
+SQLITE_SETTINGS = machine_settings(50)
+POSTGRES_SETTINGS = machine_settings(25)
+
+
+@dataclass
+class Expected:
+    """What the model believes about one stored change."""
+
+    requested_by: str
+    model_name: str
+    status: S = S.PENDING
+    batch_id: int | None = None
+    job: str | None = None
+    reject_reason: str | None = None
+
+
+ErrorType = type[errors.ModelrefError] | tuple[type[errors.ModelrefError], ...]
+
+
+class QueueMachine(RuleBasedStateMachine):
+    """The queue service next to a model that predicts every outcome."""
+
+    engine = "sqlite"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tmp: str | None = None
+        self._schema: str | None = None
+        if self.engine == "sqlite":
+            self._tmp = tempfile.mkdtemp(prefix="modelref-stateful-")
+            url = f"sqlite:///{self._tmp}/queue.db"
+        else:
+            url, self._schema = new_pg_schema_url()
+        self.svc = PendingQueueService.from_url(url)
+        self.audit = AuditService(self.svc.db)
+        self.model: dict[int, Expected] = {}
+        self.last_change_id = 0
+        self.last_batch_id = 0
+        self.events: Counter[tuple[int, str | None]] = Counter()
+        self.splits: list[tuple[int, int, list[int]]] = []
+        self.frozen: dict[int, PendingChangeRecord] = {}
+        self.seen: tuple[list[PendingChangeRecord], int] = ([], 0)
+
+    def teardown(self) -> None:
+        self.svc.db.dispose()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._schema is not None:
+            drop_pg_schema(self._schema)
+
+    # ------------------------------------------------------------------ helpers
+    def _choose(
+        self,
+        index: int,
+        useful: set[S],
+        also: Callable[[Expected], bool] = lambda m: True,
+    ) -> int:
+        """Mostly a change the rule can act on; one time in six any id ever allocated (maybe
+        purged) or the next, never-allocated one, to exercise the refusals too."""
+        fitting = sorted(cid for cid, m in self.model.items() if m.status in useful and also(m))
+        if fitting and index % 6 != 5:
+            return fitting[(index // 6) % len(fitting)]
+        candidates = list(range(1, self.last_change_id + 2))
+        return candidates[index % len(candidates)]
+
+    def _any(self, *statuses: S) -> bool:
+        return any(m.status in statuses for m in self.model.values())
+
+    def _held(self, cid: int, job: str) -> str:
+        if job != HELD:
+            return job
+        m = self.model.get(cid)
+        return m.job if m is not None and m.job is not None else "j1"
+
+    def _snapshot(self) -> tuple[list[PendingChangeRecord], int]:
+        with self.svc.db.read() as conn:
+            last_event = audit_store.count(conn)
+        return self.svc.list_changes().items, last_event
+
+    def _refused(self, expected: ErrorType, call: Callable[[], Any]) -> None:
+        """The call raises ``expected`` and leaves the store and the log exactly as they were
+        (as last seen by the invariant, which runs after every step)."""
+        with pytest.raises(expected):
+            call()
+        assert self._snapshot() == self.seen
+
+    def _unchanged(self, call: Callable[[], Any]) -> Any:
+        """An idempotent no-op: succeeds and writes nothing."""
+        result = call()
+        assert self._snapshot() == self.seen
+        return result
+
+    def _approved_batches(self) -> set[int | None]:
+        return {m.batch_id for m in self.model.values() if m.status is S.APPROVED}
+
+    def _open_batch(self) -> int | None:
+        """Seed §5: the batch of the approved record met first (lowest change id)."""
+        approved = sorted(cid for cid, m in self.model.items() if m.status is S.APPROVED)
+        return self.model[approved[0]].batch_id if approved else None
+
+    def _back_to_approved(self, cid: int, action: str) -> None:
+        m = self.model[cid]
+        open_batch = self._open_batch()
+        m.status, m.job = S.APPROVED, None
+        if open_batch is not None:
+            m.batch_id = open_batch  # a returning change joins the open batch
+        self.events[(cid, action)] += 1
+
+    # ------------------------------------------------------------------ rules
+    @initialize(
+        first=st.lists(st.tuples(st.sampled_from(REQUESTERS), st.sampled_from(NAMES)), max_size=6),
+        approve=st.integers(min_value=0, max_value=6),
+    )
+    def start(self, first: list[tuple[tuple[str, str], str]], approve: int) -> None:
+        """Begin with a few changes, some of them approved, so apply rules have work."""
+        for who, name in first:
+            self.enqueue(who, name)
+        ids = [cid for cid, m in self.model.items() if m.requested_by != BOB[0]][:approve]
+        if ids:
+            self._review(ids, [], None, BOB, "initial")
+
+    @rule(who=st.sampled_from(REQUESTERS), name=st.sampled_from(NAMES))
+    def enqueue(self, who: tuple[str, str], name: str) -> None:
+        rec = self.svc.enqueue_change(
+            category="miscellaneous",
+            model_name=name,
+            operation="create",
+            payload=misc_payload(name),
+            requestor_id=who[0],
+            requestor_username=who[1],
+        )
+        self.last_change_id += 1
+        assert rec.change_id == self.last_change_id  # purged ids are never reused
+        assert rec.status is S.PENDING and rec.requested_by == who[0]
+        self.model[rec.change_id] = Expected(requested_by=who[0], model_name=name)
+        self.events[(rec.change_id, "enqueue")] += 1
+
+    @rule(
+        approve=st.lists(picks, min_size=1, max_size=3),
+        reject=st.lists(picks, max_size=1),
+        reason=st.sampled_from(["duplicate", "  not needed ", None]),
+        approver=st.sampled_from(APPROVERS),
+        title=st.sampled_from(["first", "  second batch "]),
+    )
+    def approve(
+        self,
+        approve: list[int],
+        reject: list[int],
+        reason: str | None,
+        approver: tuple[str, str],
+        title: str,
+    ) -> None:
+        """Approve (and now and then reject in the same batch)."""
+        fit = {S.PENDING}
+        a = sorted({self._choose(p, fit, lambda m: m.requested_by != approver[0]) for p in approve})
+        r = sorted({self._choose(p, {S.PENDING, S.APPROVED}, lambda m: True) for p in reject})
+        self._review(a, r, reason, approver, title)
+
+    @rule(
+        reject=st.lists(picks, min_size=1, max_size=2),
+        reason=st.sampled_from(["duplicate", "  not needed ", "stale", None, "   "]),
+        approver=st.sampled_from(APPROVERS),
+    )
+    def reject(self, reject: list[int], reason: str | None, approver: tuple[str, str]) -> None:
+        """Reject pending changes or revoke approved ones; a reason is required."""
+        r = sorted({self._choose(p, {S.PENDING, S.APPROVED}, lambda m: True) for p in reject})
+        self._review([], r, reason, approver, "rejections")
+
+    def _review(
+        self,
+        a: list[int],
+        r: list[int],
+        reason: str | None,
+        approver: tuple[str, str],
+        title: str,
+    ) -> None:
+        clean_reason = (reason or "").strip() or None
+
+        def call() -> Any:
+            return self.svc.process_batch(
+                approver_id=approver[0],
+                approver_username=approver[1],
+                batch_title=title,
+                approved_ids=a,
+                rejected_ids=r,
+                reject_reason=reason,
+            )
+
+        error = self._review_error(a, r, clean_reason, approver[0])
+        if error is not None:
+            self._refused(error, call)
+            return
+        result = call()
+        batch: int | None = None
+        if a:
+            batch = self._open_batch()
+            if batch is None:
+                self.last_batch_id += 1  # only a successful approval allocates (W10)
+                batch = self.last_batch_id
+        assert result.batch_id == batch
+        assert result.batch_title == title.strip()
+        assert [x.change_id for x in result.approved] == a
+        assert [x.change_id for x in result.rejected] == r
+        for cid in a:
+            m = self.model[cid]
+            m.status, m.batch_id = S.APPROVED, batch
+            self.events[(cid, "approve")] += 1
+        for cid in r:
+            m = self.model[cid]
+            m.status, m.reject_reason = S.REJECTED, clean_reason
+            if batch is not None:
+                m.batch_id = batch
+            self.events[(cid, "reject")] += 1
+
+    def _review_error(
+        self, a: list[int], r: list[int], reason: str | None, approver_id: str
+    ) -> ErrorType | None:
+        if not a and not r:
+            return errors.ValidationFailed
+        if set(a) & set(r):
+            return errors.ValidationFailed
+        if r and reason is None:
+            return errors.ValidationFailed
+        for cid in a:
+            m = self.model.get(cid)
+            if m is None or m.status is not S.PENDING:
+                return errors.InvalidTransition
+            if m.requested_by == approver_id:
+                return errors.PermissionDenied  # two-person rule (W11)
+        for cid in r:
+            m = self.model.get(cid)
+            if m is None or m.status not in (S.PENDING, S.APPROVED):
+                return errors.InvalidTransition
+        return None
+
+    @rule(pick=picks, impostor=st.sampled_from([False, False, False, True]))
+    def withdraw(self, pick: int, impostor: bool) -> None:
+        cid = self._choose(pick, {S.PENDING})
+        m = self.model.get(cid)
+        owner = m.requested_by if m is not None else ALICE[0]
+        who = next(u for u in USERS if (u[0] == owner) != impostor)
+
+        def call() -> PendingChangeRecord:
+            return self.svc.withdraw_change(
+                change_id=cid, requestor_id=who[0], requestor_username=who[1]
+            )
+
+        if m is None:
+            self._refused(errors.NotFound, call)
+        elif m.requested_by != who[0]:
+            self._refused(errors.PermissionDenied, call)
+        elif m.status is not S.PENDING:
+            self._refused(errors.InvalidTransition, call)
+        else:
+            rec = call()
+            assert rec.status is S.REJECTED and rec.reject_reason == "withdrawn"
+            m.status, m.reject_reason = S.REJECTED, "withdrawn"
+            self.events[(cid, "withdraw")] += 1
+
+    @rule(
+        pick=picks,
+        job=st.sampled_from([*JOBS, HELD, HELD, HELD, " j1 ", "", None]),
+        actor=st.sampled_from([None, ALICE, CAROL]),
+    )
+    def reserve(self, pick: int, job: str | None, actor: tuple[str, str] | None) -> None:
+        self._reserve(self._choose(pick, {S.APPROVED, S.APPLYING}), job, actor)
+
+    def _reserve(self, cid: int, job: str | None, actor: tuple[str, str] | None) -> bool:
+        """Reserve ``cid``; True when a new reservation was taken."""
+        m = self.model.get(cid)
+        raw = self._held(cid, job) if job is not None else None
+        norm = (raw or "").strip() or None
+        who = Actor(*actor) if actor is not None else None
+
+        def call() -> PendingChangeRecord:
+            return self.svc.reserve_for_apply(cid, raw, actor=who)
+
+        if m is None:
+            self._refused(errors.NotFound, call)
+        elif norm is not None and m.job == norm and m.status in (S.APPLYING, S.APPLIED):
+            rec = self._unchanged(call)  # the same job again is idempotent (W8)
+            assert rec == self.svc.get_change(cid)
+        elif m.status is S.APPLYING:
+            self._refused(errors.ReservationConflict, call)
+        elif m.status is not S.APPROVED:
+            if who is not None and m.requested_by == who.user_id:
+                self._refused((errors.InvalidTransition, errors.PermissionDenied), call)
+            else:
+                self._refused(errors.InvalidTransition, call)
+        elif who is not None and m.requested_by == who.user_id:
+            self._refused(errors.PermissionDenied, call)
+        else:
+            rec = call()
+            assert rec.status is S.APPLYING
+            if norm is None:
+                assert rec.applied_job_id is not None
+                assert rec.applied_job_id.startswith(f"apply-{cid}-")
+            else:
+                assert rec.applied_job_id == norm
+            m.status, m.job = S.APPLYING, rec.applied_job_id
+            self.events[(cid, "reserve")] += 1
+            return True
+        return False
+
+    @rule(pick=picks, job=st.sampled_from([*JOBS, HELD, HELD]))
+    def release(self, pick: int, job: str) -> None:
+        cid = self._choose(pick, {S.APPLYING})
+        m = self.model.get(cid)
+        raw = self._held(cid, job)
+
+        def call() -> PendingChangeRecord:
+            return self.svc.clear_apply_reservation(cid, raw)
+
+        if m is None:
+            self._refused(errors.NotFound, call)
+        elif m.status is S.APPROVED:
+            self._unchanged(call)
+        elif m.status is S.APPLYING and m.job != raw:
+            self._refused(errors.ReservationConflict, call)
+        elif m.status is not S.APPLYING:
+            self._refused(errors.InvalidTransition, call)
+        else:
+            rec = call()
+            assert rec.status is S.APPROVED and rec.applied_job_id is None
+            assert rec.batch_id == m.batch_id  # a released record keeps its batch
+            self._back_to_approved(cid, "release")
+
+    @rule(pick=picks, job=st.sampled_from([*JOBS, HELD, HELD]), who=st.sampled_from([BOB, CAROL]))
+    def mark_applied(self, pick: int, job: str, who: tuple[str, str]) -> None:
+        self._mark_applied(self._choose(pick, {S.APPLYING, S.APPLIED}), job, who)
+
+    @rule(
+        pick=picks,
+        job=st.sampled_from([None, "j1", "j2"]),
+        who=st.sampled_from([BOB, CAROL]),
+    )
+    def apply_externally(self, pick: int, job: str | None, who: tuple[str, str]) -> None:
+        """The external-apply flow in one step: reserve an approved change, then mark it."""
+        cid = self._choose(pick, {S.APPROVED})
+        if self._reserve(cid, job, None):
+            self._mark_applied(cid, HELD, who)
+
+    def _mark_applied(self, cid: int, job: str, who: tuple[str, str]) -> None:
+        m = self.model.get(cid)
+        raw = self._held(cid, job)
+
+        def call() -> Any:
+            return self.svc.mark_applied(cid, raw, applied_by=who[0], applied_username=who[1])
+
+        if m is None:
+            self._refused(errors.NotFound, call)
+        elif m.status is S.APPLIED and m.job == raw:
+            result = self._unchanged(call)
+            assert result.batch_split is None
+        elif m.job != raw:
+            self._refused((errors.ReservationConflict, errors.InvalidTransition), call)
+        else:
+            assert m.status is S.APPLYING  # only applying/applied records carry a job id
+            result = call()
+            assert result.record.status is S.APPLIED
+            assert result.record.applied_by == who[0]
+            assert result.record.batch_id == m.batch_id  # the applied record keeps its batch
+            m.status = S.APPLIED
+            self.events[(cid, "apply")] += 1
+            leftovers = sorted(
+                c
+                for c, x in self.model.items()
+                if x.status is S.APPROVED and m.batch_id is not None and x.batch_id == m.batch_id
+            )
+            if not leftovers:
+                assert result.batch_split is None
+                return
+            assert m.batch_id is not None
+            self.last_batch_id += 1
+            split = result.batch_split
+            assert split is not None
+            assert (split.original_batch_id, split.new_batch_id) == (
+                m.batch_id,
+                self.last_batch_id,
+            )
+            assert split.reassigned_change_ids == leftovers
+            for c in leftovers:
+                self.model[c].batch_id = self.last_batch_id
+            self.splits.append((m.batch_id, self.last_batch_id, leftovers))
+
+    @precondition(lambda self: self._any(S.APPLYING))
+    @rule()
+    def recover_stuck(self) -> None:
+        reverted = self.svc.scan_stuck_applying()
+        expected = sorted(c for c, m in self.model.items() if m.status is S.APPLYING)
+        assert [r.change_id for r in reverted] == expected
+        for cid in expected:
+            self._back_to_approved(cid, "recover")
+
+    @rule(
+        filters=st.fixed_dictionaries(
+            {},
+            optional={
+                "statuses": st.sets(st.sampled_from(list(S)), max_size=3),
+                "requested_by": st.sets(st.sampled_from([u[0] for u in USERS]), max_size=2),
+                "model_name": st.sampled_from(["", "  ", "alpha", "BETA", "a-x"]),
+                "batch_id": st.integers(min_value=1, max_value=4),
+            },
+        ),
+        purge_all=st.sampled_from([False, False, True]),
+        dry_run=st.sampled_from([False, False, True]),
+    )
+    def purge(self, filters: dict[str, Any], purge_all: bool, dry_run: bool) -> None:
+        """Purge by random filters (an empty set or a blank name is no filter)."""
+        flt = PendingQueueFilter(**filters)
+        statuses: set[S] = filters.get("statuses") or set()
+        requesters: set[str] = filters.get("requested_by") or set()
+        name: str | None = filters.get("model_name")
+        batch: int | None = filters.get("batch_id")
+        needle = (name or "").strip().lower()
+
+        def call() -> list[int]:
+            return self.svc.purge_changes(flt, BOB[0], BOB[1], purge_all=purge_all, dry_run=dry_run)
+
+        if not (statuses or requesters or needle or batch is not None or purge_all):
+            self._refused(errors.ValidationFailed, call)
+            return
+        expected = sorted(
+            cid
+            for cid, m in self.model.items()
+            if m.status in PURGEABLE
+            and (not statuses or m.status in statuses)
+            and (not requesters or m.requested_by in requesters)
+            and needle in m.model_name.lower()
+            and (batch is None or m.batch_id == batch)
+        )
+        if dry_run:
+            assert self._unchanged(call) == expected
+            return
+        assert call() == expected
+        for cid in expected:
+            del self.model[cid]
+            self.events[(cid, "purge")] += 1
+
+    # ------------------------------------------------------------------ invariants
+    @invariant()
+    def store_and_log_match_model(self) -> None:
+        items = self.svc.list_changes().items
+        ids = [r.change_id for r in items]
+        assert ids == sorted(set(ids)), "change ids must be unique, listed in increasing order"
+        assert ids == sorted(self.model)
+        assert all(1 <= cid <= self.last_change_id for cid in ids)
+        for rec in items:
+            m = self.model[rec.change_id]
+            assert (
+                rec.status,
+                rec.batch_id,
+                rec.applied_job_id,
+                rec.requested_by,
+                rec.model_name,
+                rec.reject_reason,
+            ) == (m.status, m.batch_id, m.job, m.requested_by, m.model_name, m.reject_reason)
+            if rec.status in TERMINAL:
+                frozen = self.frozen.setdefault(rec.change_id, rec)
+                assert rec == frozen, f"terminal change {rec.change_id} was modified"
+        approved = [r for r in items if r.status is S.APPROVED]
+        assert all(r.batch_id is not None for r in approved), "approved change without a batch"
+        batches = {r.batch_id for r in approved if r.batch_id is not None}
+        assert len(batches) <= 1, f"several open batches: {sorted(batches)}"
+
+        events = self.audit.events()
+        per_change = Counter((e.change_id, e.action) for e in events if e.change_id is not None)
+        assert per_change == self.events, "exactly one audit event per transition"
+        splits = [
+            (
+                e.batch_id,
+                e.payload["after"]["new_batch_id"],
+                e.payload["after"]["reassigned_change_ids"],
+            )
+            for e in events
+            if e.action == "batch_split"
+        ]
+        assert splits == self.splits
+        assert len(events) == sum(self.events.values()) + len(self.splits)
+        report = self.audit.verify()
+        assert report.ok and report.events == len(events), report
+        assert self.audit.replay() == {r.change_id: r for r in items}
+        self.seen = (items, len(events))
+
+
+@SQLITE_SETTINGS
+class SqliteQueueMachine(QueueMachine):
+    engine = "sqlite"
+
+
+@POSTGRES_SETTINGS
+class PostgresQueueMachine(QueueMachine):
+    engine = "postgres"
+
+
+TestQueueStatefulSqlite = SqliteQueueMachine.TestCase
+TestQueueStatefulPostgres = pytest.mark.postgres(
+    pytest.mark.skipif(not PG_AVAILABLE, reason="PostgreSQL not reachable")(
+        PostgresQueueMachine.TestCase
+    )
+)
+
+
+# ---------------------------------------------------------------------- tamper evidence
+def _history(svc: PendingQueueService) -> None:
+    """A short history touching every event kind the chain has to cover."""
+    ids = [enqueue_create(svc, f"m{i}", ALICE if i % 2 else CAROL) for i in range(5)]
+    svc.process_batch(
+        approver_id=BOB[0],
+        approver_username=BOB[1],
+        batch_title="b",
+        approved_ids=ids[:3],
+        rejected_ids=[ids[3]],
+        reject_reason="dup",
+    )
+    svc.reserve_for_apply(ids[0], "job-a")
+    svc.mark_applied(ids[0], "job-a", applied_by=BOB[0], applied_username=BOB[1])
+    svc.reserve_for_apply(ids[1], "job-b")
+    svc.clear_apply_reservation(ids[1], "job-b")
+    svc.withdraw_change(change_id=ids[4], requestor_id=CAROL[0], requestor_username=CAROL[1])
+    svc.purge_changes(PendingQueueFilter(statuses={S.REJECTED}), BOB[0], BOB[1])
+
+
+_TAMPER: list[tuple[str, Callable[[Any], Any]]] = [
+    ("timestamp", lambda v: int(v) + 1),
+    ("logical_user_id", lambda v: "mallory"),
+    ("username", lambda v: "mallory#666"),
+    ("action", lambda v: "approve" if v != "approve" else "reject"),
+    ("change_id", lambda v: 999 if v is None else int(v) + 1),
+    ("batch_id", lambda v: 7 if v is None else None),
+    ("model_name", lambda v: v + "x"),
+    ("payload", lambda v: json.dumps({**json.loads(v), "forged": True}, sort_keys=True)),
+    ("prev_hash", lambda v: "f" * 64),
+    ("hash", lambda v: "e" * 64),
+]
+
+
+def test_verify_names_exactly_the_altered_event(db_url: str) -> None:
+    """Every event and every column: altering one stored value breaks the chain right there."""
+    svc = PendingQueueService.from_url(db_url)
+    _history(svc)
+    audit = AuditService(svc.db)
+    clean = audit.verify()
+    assert clean.ok and clean.events >= 15
+    last = clean.events
+    cases = {(e, _TAMPER[e % len(_TAMPER)][0]) for e in range(1, last + 1)}
+    cases |= {(e, column) for column, _ in _TAMPER for e in (1, last)}
+    forgers = dict(_TAMPER)
+    for event_id, column in sorted(cases):
+        with svc.db.write() as conn:
+            original = conn.execute(
+                text(f"SELECT {column} FROM audit_events WHERE event_id = :e"), {"e": event_id}
+            ).scalar()
+            conn.execute(
+                text(f"UPDATE audit_events SET {column} = :v WHERE event_id = :e"),
+                {"v": forgers[column](original), "e": event_id},
+            )
+        report = audit.verify()
+        assert not report.ok, f"altering {column} of event {event_id} went unnoticed"
+        assert report.broken_event_id == event_id, (column, report)
+        with svc.db.write() as conn:
+            conn.execute(
+                text(f"UPDATE audit_events SET {column} = :v WHERE event_id = :e"),
+                {"v": original, "e": event_id},
+            )
+    assert audit.verify() == clean
+
+
+def test_verify_names_the_event_after_a_deleted_one(db_url: str) -> None:
+    svc = PendingQueueService.from_url(db_url)
+    _history(svc)
+    audit = AuditService(svc.db)
+    total = audit.verify().events
+    victim = total // 2
+    with svc.db.write() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE event_id = :e"), {"e": victim})
+    report = audit.verify()
+    assert not report.ok and report.broken_event_id == victim + 1
+
+
+# ---------------------------------------------------------------------- single open batch
+def test_single_open_batch_survives_a_released_reservation(db_url: str) -> None:
+    svc = PendingQueueService.from_url(db_url)
+    ids = [enqueue_create(svc, f"m{i}") for i in range(3)]
+
+    def approve(cid: int) -> int | None:
+        return svc.process_batch(
+            approver_id=BOB[0],
+            approver_username=BOB[1],
+            batch_title="t",
+            approved_ids=[cid],
+            rejected_ids=None,
+        ).batch_id
+
+    approve(ids[0])
+    svc.reserve_for_apply(ids[0], "job")
+    approve(ids[1])  # nothing approved: a new batch opens
+    svc.clear_apply_reservation(ids[0], "job")
+    approve(ids[2])
+    svc.process_batch(
+        approver_id=BOB[0],
+        approver_username=BOB[1],
+        batch_title="revoke",
+        approved_ids=None,
+        rejected_ids=[ids[0]],
+        reject_reason="revoked",
+    )
+    # No released record is approved any more, yet the approved changes sit in two batches.
+    approved = svc.list_changes(PendingQueueFilter(statuses={S.APPROVED})).items
+    assert [r.change_id for r in approved] == ids[1:]
+    assert len({r.batch_id for r in approved}) == 1
