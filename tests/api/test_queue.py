@@ -279,3 +279,22 @@ def test_single_apply_of_a_stale_change_is_409_with_the_plain_envelope(api: Api)
         f"{Q2}/changes/{cid}/apply", json={"force": True}, headers=api.h("approver")
     )
     assert forced.status_code == 200
+
+
+def test_bulk_apply_reservation_failure_uses_the_bulk_body(api: Api) -> None:
+    a, b = api.propose("a"), api.propose("b")
+    api.approve([a, b])
+    h = api.h("approver")
+    held = api.client.post(f"{Q2}/changes/{b}/apply", json={"job_id": "other"}, headers=h)
+    assert held.status_code == 200
+    mixed = api.propose("c")
+    r = api.client.post(
+        f"{Q2}/apply",
+        json={"change_ids": [a, mixed], "allow_mixed_batch": True},
+        headers=h,
+    )
+    assert r.status_code == 400
+    body = r.json()
+    assert body["applied"] == [] and body["failed_change_id"] == mixed
+    assert "is not approved (status=pending)" in body["failed_error"]
+    assert api.client.get(f"{V2}/miscellaneous/model/a").status_code == 404  # nothing applied

@@ -197,6 +197,7 @@ def test_lost_update_is_refused_as_stale_unless_forced(svc: Services) -> None:
 
     failure = caught.value
     assert failure.change_id == b
+    assert isinstance(failure, StaleChange)  # library callers can catch the cause's class
     assert isinstance(failure.cause, StaleChange) and isinstance(failure.cause, Conflict)
     assert status_for(failure.cause) == 409
     assert failure.code == "stale_change"
@@ -346,7 +347,7 @@ for start in range(0, len(ids), 3):
             try:
                 one([cid])
             except ModelrefError as exc:
-                refused.append([cid, type(exc).__name__])
+                refused.append([cid, type(getattr(exc, 'cause', exc)).__name__])
 svc.db.dispose()
 print(json.dumps({"applied": applied, "refused": refused}))
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection
 
@@ -49,7 +49,23 @@ class ApplyResult:
 
 
 class ApplyFailed(ModelrefError):
-    """Wraps the error of the change that made a multi-change apply roll back."""
+    """The error of the change that made an (all-or-nothing) apply roll back.
+
+    An instance is also an instance of the cause's class (``except StaleChange`` catches a
+    stale apply), while ``change_id`` and ``cause`` tell which change failed and why.
+    """
+
+    _variants: ClassVar[dict[type[ModelrefError], type[ApplyFailed]]] = {}
+
+    def __new__(cls, change_id: int, cause: ModelrefError) -> ApplyFailed:
+        if cls is ApplyFailed and type(cause) is not ModelrefError:
+            kind = type(cause)
+            variant = ApplyFailed._variants.get(kind)
+            if variant is None:
+                variant = type(f"ApplyFailed{kind.__name__}", (ApplyFailed, kind), {})
+                ApplyFailed._variants[kind] = variant
+            cls = variant
+        return super().__new__(cls)
 
     def __init__(self, change_id: int, cause: ModelrefError) -> None:
         super().__init__(f"Change {change_id}: {cause.message}")
@@ -135,8 +151,14 @@ class ApplyEngine:
         return None
 
     def _run(self, ids: list[int], job: str, actor: Actor, force: bool) -> ApplyResult:
-        with self.db.write() as conn:
-            self.queue.reserve_many_in(conn, ids, job, actor=actor, now=_now())
+        try:
+            with self.db.write() as conn:
+                self.queue.reserve_many_in(conn, ids, job, actor=actor, now=_now())
+        except ModelrefError as exc:
+            failing = getattr(exc, "change_id", None)
+            if isinstance(failing, int) and not isinstance(exc, ApplyFailed):
+                raise ApplyFailed(failing, exc) from exc
+            raise
         faults.point("after_reserve")
         try:
             with self.db.write() as conn:

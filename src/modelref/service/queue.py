@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from modelref.domain import records, text_variants
+from modelref.domain import records, text_variants, transitions
 from modelref.domain.categories import (
     LEGACY_CATEGORIES,
     AuditOperation,
@@ -22,6 +22,7 @@ from modelref.domain.categories import (
 from modelref.domain.errors import (
     Conflict,
     InvalidTransition,
+    ModelrefError,
     NotFound,
     PermissionDenied,
     ReservationConflict,
@@ -393,25 +394,13 @@ class PendingQueueService:
         to_reserve: list[PendingChangeRecord] = []
         result: dict[int, PendingChangeRecord] = {}
         for change_id in change_ids:
-            record = found.get(change_id)
-            if record is None:
-                raise NotFound(f"Change {change_id} not found.")
-            if record.applied_job_id == job and record.status in (
-                PendingChangeStatus.APPLYING,
-                PendingChangeStatus.APPLIED,
-            ):
-                result[change_id] = record
-                continue
-            if record.status is PendingChangeStatus.APPLYING:
-                raise ReservationConflict(
-                    f"Change {change_id} is already reserved for apply "
-                    f"(job_id={record.applied_job_id})."
-                )
-            if self.two_person_rule and actor is not None and record.requested_by == actor.user_id:
-                raise PermissionDenied(
-                    f"Change {change_id}: you cannot apply your own change (two-person rule)."
-                )
-            to_reserve.append(record)
+            try:
+                self._check_reservable(found.get(change_id), change_id, job, actor, to_reserve)
+            except ModelrefError as exc:
+                exc.change_id = change_id  # type: ignore[attr-defined]  # for ApplyFailed
+                raise
+            if not to_reserve or to_reserve[-1].change_id != change_id:
+                result[change_id] = found[change_id]
         reserved, _events = transition_many(
             conn,
             to_reserve,
@@ -425,6 +414,34 @@ class PendingQueueService:
         )
         result.update({r.change_id: r for r in reserved})
         return [result[cid] for cid in change_ids]
+
+    def _check_reservable(
+        self,
+        record: PendingChangeRecord | None,
+        change_id: int,
+        job: str,
+        actor: Actor | None,
+        to_reserve: list[PendingChangeRecord],
+    ) -> None:
+        """Raise why ``change_id`` cannot be reserved; queue it in ``to_reserve`` when needed."""
+        if record is None:
+            raise NotFound(f"Change {change_id} not found.")
+        if record.applied_job_id == job and record.status in (
+            PendingChangeStatus.APPLYING,
+            PendingChangeStatus.APPLIED,
+        ):
+            return
+        if record.status is PendingChangeStatus.APPLYING:
+            raise ReservationConflict(
+                f"Change {change_id} is already reserved for apply "
+                f"(job_id={record.applied_job_id})."
+            )
+        if self.two_person_rule and actor is not None and record.requested_by == actor.user_id:
+            raise PermissionDenied(
+                f"Change {change_id}: you cannot apply your own change (two-person rule)."
+            )
+        transitions.check(Action.reserve, record.status, change_id)
+        to_reserve.append(record)
 
     def clear_apply_reservation(
         self, change_id: int, job_id: str, *, actor: Actor | None = None
