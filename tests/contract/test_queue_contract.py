@@ -341,3 +341,15 @@ class TestAuditChain:
             conn.execute(text("UPDATE audit_events SET logical_user_id='mallory' WHERE event_id=4"))
         report = audit.verify()
         assert not report.ok and report.broken_event_id == 4
+
+
+def test_a_truncated_log_tail_is_detected(svc: PendingQueueService) -> None:
+    for i in range(3):
+        enqueue_create(svc, f"m{i}")
+    audit = AuditService(svc.db)
+    assert audit.verify().ok and audit.verify().events == 3
+    with svc.db.write() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE event_id = 3"))
+    report = audit.verify()
+    assert not report.ok and report.broken_event_id == 3
+    assert report.reason is not None and "truncated" in report.reason

@@ -379,3 +379,9 @@ def test_check_model_name() -> None:
     for bad in ("", "   ", "\t", "a\\b"):
         with pytest.raises(ValidationFailed, match="Model name must not"):
             check_model_name(bad)
+
+
+@pytest.mark.parametrize("name", ["bad\x00name", "tab\tname", "line\nbreak", "del\x7f"])
+def test_control_characters_in_names_are_refused(name: str) -> None:
+    with pytest.raises(ValidationFailed, match="control characters"):
+        check_model_name(name)

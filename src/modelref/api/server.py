@@ -54,9 +54,9 @@ def configure_logging(as_json: bool) -> None:
 
 def bootstrap_key(services: Services) -> str | None:
     """First start in local auth mode with an empty key table: create one approver key."""
-    if services.settings.auth != "local" or not services.keys.is_empty():
+    if services.settings.auth != "local":
         return None
-    return services.keys.create(BOOTSTRAP_USER[0], BOOTSTRAP_USER[1], Role.approver)
+    return services.keys.create_if_empty(BOOTSTRAP_USER[0], BOOTSTRAP_USER[1], Role.approver)
 
 
 def worker_app() -> FastPath:

@@ -161,6 +161,8 @@ def name_problem(name: str) -> str | None:
         return "Model name must not be empty or whitespace-only."
     if "\\" in name:
         return "Model name must not contain invalid characters (backslash '\\')."
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return "Model name must not contain control characters."
     return None
 
 

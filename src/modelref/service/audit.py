@@ -32,7 +32,13 @@ class AuditService:
         """Walk the whole chain; report the first event whose hash or link is wrong."""
         with self.db.read() as conn:
             events = list(audit_store.iter_events(conn))
+            head = audit_store.head(conn)
         broken = first_broken(events)
+        last = events[-1].event_id if events else 0
+        if broken is None and head > last:
+            broken = (last + 1, f"events {last + 1}..{head} are missing (the log was truncated)")
+        elif broken is None and 0 < head < last:
+            broken = (head + 1, "events were appended outside modelref (head counter is behind)")
         if broken is None:
             return ChainReport(ok=True, events=len(events))
         return ChainReport(

@@ -141,6 +141,24 @@ class LocalKeys:
             raise NotFound(f"No active key starts with {key_prefix!r}")
         return int(result.rowcount)
 
+    def create_if_empty(self, user_id: str, username: str, role: Role) -> str | None:
+        """Issue a first key only when none exists, atomically (two first starts race here)."""
+        key = "mr_" + secrets.token_urlsafe(24)
+        with self.db.write() as conn:
+            if conn.execute(select(api_keys.c.key_hash).limit(1)).first() is not None:
+                return None
+            conn.execute(
+                insert(api_keys).values(
+                    key_hash=hash_key(key),
+                    key_prefix=key[:10],
+                    user_id=user_id,
+                    username=username,
+                    role=role.value,
+                    created_at=now_ts(),
+                )
+            )
+        return key
+
     def is_empty(self) -> bool:
         with self.db.read() as conn:
             return conn.execute(select(api_keys.c.key_hash).limit(1)).first() is None

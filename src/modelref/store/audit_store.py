@@ -11,9 +11,13 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from modelref.domain.audit import GENESIS_HASH, AuditEvent, chain_hash
+from modelref.store import queue_store
 from modelref.store.tables import audit_events
 
 A = audit_events
+
+#: Counter holding the id of the last appended event, so a truncated tail is detectable.
+HEAD_COUNTER = "audit_head"
 
 
 _LAST = select(A.c.event_id, A.c.hash).order_by(A.c.event_id.desc()).limit(1)
@@ -28,6 +32,7 @@ def append(conn: Connection, **fields: Any) -> AuditEvent:
     row = dict(event.__dict__)
     row["payload"] = json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
     conn.execute(insert(A), row)
+    queue_store.set_counter(conn, HEAD_COUNTER, event.event_id)
     return event
 
 
@@ -49,6 +54,7 @@ def append_many(conn: Connection, events: list[dict[str, Any]]) -> list[AuditEve
         row["payload"] = json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
         rows.append(row)
     conn.execute(insert(A), rows)
+    queue_store.set_counter(conn, HEAD_COUNTER, chained[-1].event_id)
     return chained
 
 
@@ -88,3 +94,8 @@ def for_model(conn: Connection, category: str, model_name: str) -> list[AuditEve
 def count(conn: Connection) -> int:
     last = conn.execute(select(A.c.event_id).order_by(A.c.event_id.desc()).limit(1)).scalar()
     return int(last or 0)
+
+
+def head(conn: Connection) -> int:
+    """The last event id the log claims to hold (0 for a new or pre-head database)."""
+    return queue_store.peek_id(conn, HEAD_COUNTER)

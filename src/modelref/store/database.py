@@ -44,7 +44,7 @@ class Database:
         if self.dialect == "sqlite":
             self.engine = self._sqlite_engine(parsed.database)
         elif self.dialect == "postgresql":
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5)
+            self.engine = create_engine(self.url, pool_size=5, pool_recycle=300)
         else:
             raise StorageError(f"Unsupported database URL scheme: {parsed.drivername}")
 

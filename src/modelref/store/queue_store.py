@@ -21,20 +21,28 @@ _JSON_COLUMNS = ("payload", "request_metadata", "related_models")
 _RECORD_FIELDS = tuple(PendingChangeRecord.model_fields)
 
 
-_COUNTER = select(counters.c.value).where(counters.c.name == bindparam("n"))
-_COUNTER_SET = (
-    update(counters).where(counters.c.name == bindparam("n")).values(value=bindparam("v"))
+_BUMP = (
+    update(counters)
+    .where(counters.c.name == bindparam("n"))
+    .values(value=counters.c.value + 1)
+    .returning(counters.c.value)
 )
+_SET = update(counters).where(counters.c.name == bindparam("n")).values(value=bindparam("v"))
 
 
 def next_id(conn: Connection, name: str) -> int:
     """Allocate the next value of counter ``name`` inside the caller's write transaction."""
-    current = conn.execute(_COUNTER, {"n": name}).scalar()
-    if current is None:
+    value = conn.execute(_BUMP, {"n": name}).scalar()
+    if value is None:
         conn.execute(insert(counters), {"name": name, "value": 1})
         return 1
-    conn.execute(_COUNTER_SET, {"n": name, "v": int(current) + 1})
-    return int(current) + 1
+    return int(value)
+
+
+def set_counter(conn: Connection, name: str, value: int) -> None:
+    """Record ``value`` under ``name`` (creating the counter)."""
+    if conn.execute(_SET, {"n": name, "v": value}).rowcount == 0:
+        conn.execute(insert(counters), {"name": name, "value": value})
 
 
 def peek_id(conn: Connection, name: str) -> int:
@@ -52,7 +60,8 @@ def to_row(record: PendingChangeRecord) -> dict[str, Any]:
 
 
 def from_row(row: Any) -> PendingChangeRecord:
-    data = {key: getattr(row, key) for key in _RECORD_FIELDS}
+    mapping = row._mapping
+    data = {key: mapping[key] for key in _RECORD_FIELDS}
     for key in _JSON_COLUMNS:
         if data[key] is not None:
             data[key] = json.loads(data[key])

@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 NAMING = {
@@ -65,6 +66,13 @@ pending_changes = Table(
     Index("ix_pending_changes_batch_id", "batch_id", "change_id"),
     Index("ix_pending_changes_requested_by_id", "requested_by", "change_id"),
     Index("ix_pending_changes_model", "category", "model_name"),
+    # Open changes are few and the newest: listing them must not walk the whole history.
+    Index(
+        "ix_pending_changes_open_id",
+        "change_id",
+        postgresql_where=text("status IN ('pending', 'approved')"),
+        sqlite_where=text("status IN ('pending', 'approved')"),
+    ),
 )
 
 #: Append-only, hash-chained event log (design.md §4).
