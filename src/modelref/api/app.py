@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from modelref import __version__
+from modelref import __version__, web
 from modelref.api import audit_views, errors, probes, queue, reads, v1, writes
 from modelref.api.fastpath import FastPath
 from modelref.api.read_cache import ReadCache
 from modelref.service.container import Services
+from modelref.service.recovery import LeaseReaper
 
 V2 = "/api/model_references/v2"
 V1 = "/api/model_references/v1"
@@ -24,7 +28,18 @@ header. Category and model reads send a strong `ETag` and honour `If-None-Match`
 
 def create_fastapi(services: Services) -> FastAPI:
     """The framework app alone (the fast path wraps it in :func:`create_app`)."""
+    reaper = LeaseReaper(services.queue)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        reaper.start()
+        try:
+            yield
+        finally:
+            reaper.stop()
+
     api = FastAPI(
+        lifespan=lifespan,
         title="modelref",
         version=__version__,
         description=DESCRIPTION,
@@ -44,12 +59,7 @@ def create_fastapi(services: Services) -> FastAPI:
     api.include_router(writes.router, prefix=V2)
     api.include_router(reads.router, prefix=V2)
     api.include_router(v1.build_router(services.settings.canonical_format == "legacy"), prefix=V1)
-    try:  # the reviewer UI (modelref.web) under /ui
-        from modelref import web
-    except ImportError:  # pragma: no cover - only when the web package is missing
-        web = None  # type: ignore[assignment]
-    if web is not None:
-        web.mount(api, services)
+    web.mount(api, services)  # the reviewer UI under /ui
     return api
 
 
