@@ -31,8 +31,9 @@ from modelref.domain.legacy_convert import legacy_payload_to_v2
 from modelref.domain.queue_models import BatchSplitInfo, PendingChangeRecord, PendingChangeStatus
 from modelref.domain.transitions import Action
 from modelref.service import faults
-from modelref.service.queue import PendingQueueService, is_legacy_payload, normalize_job_id
+from modelref.service.queue import PendingQueueService, is_legacy_payload
 from modelref.service.queue_tx import Actor, transition_many
+from modelref.service.reservations import normalize_job_id
 from modelref.store import audit_store, catalog_store, queue_store
 
 log = logging.getLogger("modelref.apply")
