@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Q1, Q2, V1, V2, Api
-from tests.factories import misc_payload
+from tests.factories import misc_payload, seed_catalog
 
 RANK = {"reader": 0, "requestor": 1, "approver": 2}
 
@@ -72,6 +72,21 @@ ENDPOINTS = [
         json=misc_payload("existing", "v2"),
     ),
     Endpoint("DELETE", f"{V2}/miscellaneous/model/existing", "requestor", 202),
+    Endpoint(
+        "PUT",
+        f"{V2}/text_generation/group/common_fields",
+        "requestor",
+        202,
+        params={"group_name": "Foo"},
+        json={"nsfw": True},
+    ),
+    Endpoint(
+        "PUT",
+        f"{V2}/text_generation/Org/Foo-7B/name_exception",
+        "requestor",
+        202,
+        json={"reason": "kept for compatibility"},
+    ),
     Endpoint("GET", "/api/heartbeat", None, 200),
     Endpoint("GET", "/api/replicate_mode", None, 200),
     Endpoint("GET", "/api/", None, 200),
@@ -91,6 +106,17 @@ DESIGNATED = {"reader": "reader", "requestor": "requestor", "approver": "approve
 def _setup(api: Api) -> None:
     """Change 1: pending create by alice. Change 2: update by alice, approved by carol (batch 1)."""
     api.seed("existing")
+    seed_catalog(
+        api.services.queue,
+        "text_generation",
+        {
+            "record_type": "text_generation",
+            "name": "Org/Foo-7B",
+            "parameters": 7_000_000_000,
+            "text_model_group": "Foo",
+            "config": {"download": []},
+        },
+    )
     assert api.propose("new_a") == 1
     r = api.client.put(
         f"{V2}/miscellaneous/model/existing",
