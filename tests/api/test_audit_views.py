@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from tests.api.conftest import Q1, Q2, V2, Api
 from tests.factories import misc_payload
 
@@ -122,3 +124,18 @@ def test_audit_views_need_a_key(api: Api) -> None:
     for path in ("current", "batches", "batches/1", "batches/1/net_changes"):
         assert api.client.get(f"{Q2}/audit/{path}").status_code == 401
         assert api.client.get(f"{Q2}/audit/{path}", headers={"apikey": "x"}).status_code == 401
+
+
+def test_verify_and_events_endpoints(api: Api) -> None:
+    cid = api.propose("m")
+    r = api.client.get(f"{Q2}/audit/verify", headers=api.h("reader"))
+    assert r.status_code == 200 and r.json()["ok"] is True and r.json()["events"] >= 1
+    events = api.client.get(
+        f"{Q2}/audit/events", params={"change_id": cid}, headers=api.h("reader")
+    ).json()
+    assert [e["action"] for e in events] == ["enqueue"]
+    assert events[0]["payload"]["after"]["record"]["model_name"] == "m"
+    with api.services.db.write() as conn:
+        conn.execute(text("UPDATE audit_events SET username='x' WHERE event_id=1"))
+    broken = api.client.get(f"{Q2}/audit/verify", headers=api.h("reader")).json()
+    assert broken["ok"] is False and broken["broken_event_id"] == 1

@@ -54,6 +54,8 @@ def _queue(q: str) -> list[Endpoint]:
         Endpoint("GET", f"{q}/audit/batches", "reader", 200),
         Endpoint("GET", f"{q}/audit/batches/1", "reader", 200),
         Endpoint("GET", f"{q}/audit/batches/1/net_changes", "reader", 200),
+        Endpoint("GET", f"{q}/audit/verify", "reader", 200),
+        Endpoint("GET", f"{q}/audit/events", "reader", 200, params={"change_id": 1}),
     ]
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -75,3 +76,29 @@ def net_changes(
     """What applying the batch did to each model, from the before/after of its catalog writes."""
     require(services, key, Role.reader)
     return _views(request).net_changes(batch_id, domain_override)
+
+
+@router.get("/verify", responses=responses(401, 403))
+def verify(key: ApiKey, services: Svc) -> dict[str, Any]:
+    """modelref: check the whole hash chain; names the first broken event."""
+    require(services, key, Role.reader)
+    report = services.audit.verify()
+    return {
+        "ok": report.ok,
+        "events": report.events,
+        "broken_event_id": report.broken_event_id,
+        "reason": report.reason,
+    }
+
+
+@router.get("/events", responses=responses(401, 403))
+def events(
+    key: ApiKey,
+    services: Svc,
+    change_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[dict[str, Any]]:
+    """modelref: raw audit events of a change or a batch (indexed), or the latest ones."""
+    require(services, key, Role.reader)
+    return [asdict(e) for e in services.audit.recent(change_id, batch_id, limit)]

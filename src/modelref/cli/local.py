@@ -222,16 +222,8 @@ class LocalBackend:
         return {"key_prefix": prefix, "revoked": self.services.keys.revoke(prefix)}
 
     def audit_log(self, change_id: int | None, batch_id: int | None, limit: int) -> list[Json]:
-        audit = self.reader().audit
-        if change_id is not None:
-            events = audit.for_change(change_id)
-            if batch_id is not None:
-                events = [e for e in events if e.batch_id == batch_id]
-        elif batch_id is not None:
-            events = audit.for_batch(batch_id)
-        else:
-            events = audit.events()
-        return [wire.event(e) for e in events[-limit:]] if limit else []
+        events = self.reader().audit.recent(change_id, batch_id, limit)
+        return [wire.event(e) for e in events]
 
     def audit_verify(self) -> Json:
         report = self.reader().audit.verify()

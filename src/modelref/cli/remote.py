@@ -208,7 +208,14 @@ class RemoteBackend:
         raise self._local_only("keys revoke")
 
     def audit_log(self, change_id: int | None, batch_id: int | None, limit: int) -> list[Json]:
-        raise self._local_only("audit log")
+        params: dict[str, Any] = {"limit": limit}
+        if change_id is not None:
+            params["change_id"] = change_id
+        if batch_id is not None:
+            params["batch_id"] = batch_id
+        result: list[Json] = self._call("GET", f"{QUEUE}/audit/events", params=params)
+        return result
 
     def audit_verify(self) -> Json:
-        raise self._local_only("audit verify")
+        result: Json = self._call("GET", f"{QUEUE}/audit/verify")
+        return result

@@ -59,6 +59,21 @@ class AuditService:
         with self.db.read() as conn:
             return list(audit_store.iter_events(conn))
 
+    def recent(
+        self, change_id: int | None = None, batch_id: int | None = None, limit: int = 50
+    ) -> list[AuditEvent]:
+        """The last ``limit`` events of a change, a batch, or the whole log (oldest first)."""
+        if change_id is not None:
+            found = self.for_change(change_id)
+            if batch_id is not None:
+                found = [e for e in found if e.batch_id == batch_id]
+        elif batch_id is not None:
+            found = self.for_batch(batch_id)
+        else:
+            with self.db.read() as conn:
+                found = audit_store.latest(conn, limit)
+        return found[-limit:] if limit else []
+
     def for_change(self, change_id: int) -> list[AuditEvent]:
         with self.db.read() as conn:
             return audit_store.for_change(conn, change_id)

@@ -99,3 +99,9 @@ def count(conn: Connection) -> int:
 def head(conn: Connection) -> int:
     """The last event id the log claims to hold (0 for a new or pre-head database)."""
     return queue_store.peek_id(conn, HEAD_COUNTER)
+
+
+def latest(conn: Connection, limit: int) -> list[AuditEvent]:
+    """The newest ``limit`` events, oldest first (primary-key index, no scan)."""
+    rows = conn.execute(select(A).order_by(A.c.event_id.desc()).limit(limit)).fetchall()
+    return [_from_row(r) for r in reversed(rows)]
