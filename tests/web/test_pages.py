@@ -263,3 +263,14 @@ def test_session_secret_is_created_once_and_shared(tmp_path: Path) -> None:
     assert first == second and len(first) == 32
     assert key_path(settings) == tmp_path / "data" / "session.key"
     assert (key_path(settings).stat().st_mode & 0o777) == 0o600
+
+
+def test_revoking_a_key_ends_its_sessions(tmp_path: Path) -> None:
+    deployment = deploy(tmp_path)
+    key = deployment.services.keys.create("5005", "erin", "approver")
+    ui = deployment.client()
+    ui.sign_in(key)
+    assert ui.get("/ui/queue", follow_redirects=False).status_code == 200
+    deployment.services.keys.revoke(key[:10])
+    reply = ui.get("/ui/queue", follow_redirects=False)
+    assert reply.status_code == 303 and reply.headers["location"].startswith("/ui/login")

@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Protocol
 
 import httpx
-from sqlalchemy import insert, select, update
 
 from modelref.domain.errors import (
     AuthenticationFailed,
@@ -26,8 +25,8 @@ from modelref.domain.errors import (
 )
 from modelref.domain.queue_models import now_ts
 from modelref.settings import Settings
+from modelref.store import key_store
 from modelref.store.database import Database
-from modelref.store.tables import api_keys
 
 
 class Role(StrEnum):
@@ -58,6 +57,10 @@ class Identity:
         return sorted(r.value for r in (Role.requestor, Role.approver) if self.has(r))
 
 
+def _new_key() -> str:
+    return "mr_" + secrets.token_urlsafe(24)
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -73,12 +76,12 @@ class LocalKeys:
         self.db = db
 
     def identify(self, key: str) -> Identity:
+        return self.identify_hash(hash_key(key))
+
+    def identify_hash(self, key_hash: str) -> Identity:
+        """The identity of an active key given its sha256 (sessions keep only the hash)."""
         with self.db.read() as conn:
-            row = conn.execute(
-                select(api_keys).where(
-                    api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None)
-                )
-            ).first()
+            row = key_store.active(conn, key_hash)
         if row is None:
             raise AuthenticationFailed("Invalid API key")
         return Identity(str(row.user_id), str(row.username), Role(row.role))
@@ -95,73 +98,45 @@ class LocalKeys:
             raise ValidationFailed(
                 f"role: unknown role {role!r}; expected reader, requestor or approver"
             ) from None
-        key = "mr_" + secrets.token_urlsafe(24)
+        key = _new_key()
         with self.db.write() as conn:
-            conn.execute(
-                insert(api_keys).values(
-                    key_hash=hash_key(key),
-                    key_prefix=key[:10],
-                    user_id=str(user_id).strip(),
-                    username=str(username).strip(),
-                    role=role.value,
-                    created_at=now_ts(),
-                )
+            key_store.add(
+                conn,
+                hash_key(key),
+                key[:10],
+                str(user_id).strip(),
+                str(username).strip(),
+                role.value,
+                now_ts(),
             )
         return key
 
     def list(self) -> list[dict[str, object]]:
         with self.db.read() as conn:
-            rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).fetchall()
-        return [
-            {
-                "key_prefix": r.key_prefix,
-                "user_id": r.user_id,
-                "username": r.username,
-                "role": r.role,
-                "created_at": r.created_at,
-                "revoked_at": r.revoked_at,
-            }
-            for r in rows
-        ]
+            return key_store.all_keys(conn)
 
     def revoke(self, key_prefix: str) -> int:
         """Revoke every active key starting with ``key_prefix`` (as shown by ``keys list``)."""
         if len(key_prefix) < 6:
             raise ValidationFailed("key_prefix: give at least 6 characters of the key")
         with self.db.write() as conn:
-            result = conn.execute(
-                update(api_keys)
-                .where(
-                    api_keys.c.key_prefix.startswith(key_prefix[:10]),
-                    api_keys.c.revoked_at.is_(None),
-                )
-                .values(revoked_at=now_ts())
-            )
-        if result.rowcount == 0:
+            revoked = key_store.revoke_prefix(conn, key_prefix[:10], now_ts())
+        if revoked == 0:
             raise NotFound(f"No active key starts with {key_prefix!r}")
-        return int(result.rowcount)
+        return revoked
 
     def create_if_empty(self, user_id: str, username: str, role: Role) -> str | None:
         """Issue a first key only when none exists, atomically (two first starts race here)."""
-        key = "mr_" + secrets.token_urlsafe(24)
+        key = _new_key()
         with self.db.write() as conn:
-            if conn.execute(select(api_keys.c.key_hash).limit(1)).first() is not None:
+            if key_store.any_key(conn):
                 return None
-            conn.execute(
-                insert(api_keys).values(
-                    key_hash=hash_key(key),
-                    key_prefix=key[:10],
-                    user_id=user_id,
-                    username=username,
-                    role=role.value,
-                    created_at=now_ts(),
-                )
-            )
+            key_store.add(conn, hash_key(key), key[:10], user_id, username, role.value, now_ts())
         return key
 
     def is_empty(self) -> bool:
         with self.db.read() as conn:
-            return conn.execute(select(api_keys.c.key_hash).limit(1)).first() is None
+            return not key_store.any_key(conn)
 
 
 class HordeUsers:

@@ -24,7 +24,10 @@ def mount(app: FastAPI, services: Services) -> None:
     """Add the ``/ui`` pages and ``/ui/static`` files to ``app``."""
     app.state.modelref_web = WebContext(
         services=services,
-        signer=SessionSigner(load_secret(services.settings)),
+        signer=SessionSigner(
+            load_secret(services.settings),
+            recheck=services.keys.identify_hash if services.settings.auth == "local" else None,
+        ),
         env=build_env(),
         history=HistoryService(services.db),
     )

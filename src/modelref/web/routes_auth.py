@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
 from modelref.domain.errors import AuthenticationFailed, ServiceUnavailable
+from modelref.service.auth import hash_key
 from modelref.web.context import Form, UIRoute, Viewer, Web, maybe_session, see_other
 from modelref.web.session import PRESESSION_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Session
 
@@ -52,13 +53,14 @@ def login_form(request: Request, ctx: Web, session: MaybeSession) -> Response:
 def login(request: Request, ctx: Web, form: Form) -> Response:
     key = form.get("apikey")
     next_url = safe_next(str(form.get("next") or ""))
+    plain = key.strip() if isinstance(key, str) else None
     try:
-        identity = ctx.services.auth.identify(key.strip() if isinstance(key, str) else None)
+        identity = ctx.services.auth.identify(plain)
     except AuthenticationFailed:
         return login_page(request, ctx, next_url, "That API key is not valid.")
     except ServiceUnavailable as exc:
         return login_page(request, ctx, next_url, exc.message)
-    token, _session = ctx.signer.issue(identity)
+    token, _session = ctx.signer.issue(identity, key_hash=hash_key(plain) if plain else None)
     response = see_other(next_url)
     ctx.signer.set_cookie(request, response, SESSION_COOKIE, token, SESSION_SECONDS)
     ctx.signer.clear(request, response, PRESESSION_COOKIE)

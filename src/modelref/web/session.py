@@ -20,14 +20,15 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Request, Response
 
+from modelref.domain.errors import ModelrefError
 from modelref.service.auth import Identity, Role
 from modelref.settings import Settings
-from modelref.store.database import normalize_url
 
 SESSION_COOKIE = "modelref_session"
 PRESESSION_COOKIE = "modelref_pre"
@@ -47,7 +48,7 @@ class Session:
 
 def key_path(settings: Settings) -> Path:
     """Where the generated secret lives: beside the SQLite file, else ``./modelref-data``."""
-    url = normalize_url(settings.database_url)
+    url = settings.database_url
     if url.startswith("sqlite:///"):
         db_file = Path(url.removeprefix("sqlite:///"))
         return db_file.parent / KEY_FILE
@@ -92,17 +93,22 @@ def _unb64(text: str) -> bytes:
 class SessionSigner:
     """Issues and checks session cookies and CSRF tokens with one secret."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, recheck: Callable[[str], Identity] | None = None) -> None:
+        #: Looks a key hash up again on every request (local keys); None for AI Horde keys.
+        self.recheck = recheck
         self.secret = secret
 
     def _mac(self, message: str) -> str:
         return _b64(hmac.new(self.secret, message.encode("utf-8"), hashlib.sha256).digest())
 
     # ------------------------------------------------------------------ sessions
-    def issue(self, identity: Identity, now: int | None = None) -> tuple[str, Session]:
+    def issue(
+        self, identity: Identity, now: int | None = None, key_hash: str | None = None
+    ) -> tuple[str, Session]:
         now = int(now if now is not None else time.time())
         session = Session(secrets.token_urlsafe(18), identity, now + SESSION_SECONDS)
-        body = {
+        body: dict[str, object] = {
+            "kh": key_hash,
             "sid": session.sid,
             "uid": identity.user_id,
             "name": identity.username,
@@ -128,6 +134,12 @@ class SessionSigner:
             return None
         if expires <= int(now if now is not None else time.time()):
             return None
+        key_hash = body.get("kh")
+        if self.recheck is not None and isinstance(key_hash, str):
+            try:  # a revoked key or a changed role takes effect at the next request
+                identity = self.recheck(key_hash)
+            except ModelrefError:
+                return None
         return Session(sid, identity, expires)
 
     # ------------------------------------------------------------------ CSRF
