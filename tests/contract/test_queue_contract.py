@@ -62,8 +62,11 @@ class TestEnqueue:
         seed_catalog(svc, "miscellaneous", misc_payload("m"))
         with pytest.raises(errors.ValidationFailed, match=r"payload\.name"):
             svc.enqueue_change(
-                category="miscellaneous", model_name="m", operation="update",
-                payload=misc_payload("other"), requestor_id=ALICE[0],
+                category="miscellaneous",
+                model_name="m",
+                operation="update",
+                payload=misc_payload("other"),
+                requestor_id=ALICE[0],
                 requestor_username=ALICE[1],
             )
         assert svc.list_changes().total == 0
