@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection
 
 from modelref.domain import diff as domain_diff
 from modelref.domain.audit import QUEUE_CATEGORY, AuditEvent
@@ -18,10 +18,7 @@ from modelref.domain.queue_models import PendingChangeStatus
 from modelref.domain.transitions import Action
 from modelref.store import audit_store, queue_store
 from modelref.store.database import Database
-from modelref.store.tables import audit_events, pending_changes
 
-A = audit_events
-T = pending_changes
 MAX_PAGE = 50
 
 
@@ -82,19 +79,9 @@ class HistoryService:
             raise ValidationFailed(f"limit: must be between 1 and {MAX_PAGE}")
         if before is not None and before < 1:
             raise ValidationFailed("before: must be a positive cursor")
-        last = func.max(A.c.event_id).label("last_event")
-        query = (
-            select(A.c.batch_id, last)
-            .where(A.c.action == Action.apply.value, A.c.batch_id.is_not(None))
-            .group_by(A.c.batch_id)
-            .order_by(last.desc())
-            .limit(limit + 1)
-        )
-        if before is not None:
-            query = query.having(last < before)
         with self.db.read() as conn:
-            rows = conn.execute(query).fetchall()
-            page = [(int(r.batch_id), int(r.last_event)) for r in rows[:limit]]
+            rows = audit_store.applied_batch_page(conn, before, limit + 1)
+            page = rows[:limit]
             batches = [_batch(conn, batch_id) for batch_id, _ in page]
         next_cursor = page[-1][1] if len(rows) > limit and page else None
         return BatchPage(batches=batches, next_cursor=next_cursor)
@@ -107,19 +94,8 @@ class HistoryService:
     def model_timeline(self, category: str, model_name: str) -> list[TimelineEntry]:
         """Every proposal, decision and catalog write about one model, oldest first."""
         with self.db.read() as conn:
-            ids = [
-                int(v)
-                for v in conn.execute(
-                    select(T.c.change_id).where(
-                        and_(T.c.category == category, T.c.model_name == model_name)
-                    )
-                ).scalars()
-            ]
-            events: dict[int, AuditEvent] = {}
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                for ev in audit_store.iter_events(conn, A.c.change_id.in_(chunk)):
-                    events[ev.event_id] = ev
+            ids = queue_store.ids_for_model(conn, category, model_name)
+            events = {ev.event_id: ev for ev in audit_store.for_changes(conn, ids)}
             for ev in audit_store.for_model(conn, category, model_name):
                 events[ev.event_id] = ev
         return [_entry(events[k]) for k in sorted(events)]

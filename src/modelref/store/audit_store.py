@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from modelref.domain.audit import GENESIS_HASH, AuditEvent, chain_hash
@@ -105,3 +105,26 @@ def latest(conn: Connection, limit: int) -> list[AuditEvent]:
     """The newest ``limit`` events, oldest first (primary-key index, no scan)."""
     rows = conn.execute(select(A).order_by(A.c.event_id.desc()).limit(limit)).fetchall()
     return [_from_row(r) for r in reversed(rows)]
+
+
+def applied_batch_page(conn: Connection, before: int | None, limit: int) -> list[tuple[int, int]]:
+    """(batch id, its last apply event id), newest first, ``before`` as a cursor on that id."""
+    last = func.max(A.c.event_id).label("last_event")
+    query = (
+        select(A.c.batch_id, last)
+        .where(A.c.action == "apply", A.c.batch_id.is_not(None))
+        .group_by(A.c.batch_id)
+        .order_by(last.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.having(last < before)
+    return [(int(r.batch_id), int(r.last_event)) for r in conn.execute(query)]
+
+
+def for_changes(conn: Connection, change_ids: list[int]) -> list[AuditEvent]:
+    """Events of several changes (change_id index), in event order per chunk."""
+    found: list[AuditEvent] = []
+    for start in range(0, len(change_ids), 500):
+        found.extend(iter_events(conn, A.c.change_id.in_(change_ids[start : start + 500])))
+    return found

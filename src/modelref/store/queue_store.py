@@ -277,3 +277,9 @@ def open_in_category(conn: Connection, category: str) -> list[PendingChangeRecor
 
 def all_records(conn: Connection) -> list[PendingChangeRecord]:
     return [from_row(r) for r in conn.execute(select(T).order_by(T.c.change_id))]
+
+
+def ids_for_model(conn: Connection, category: str, model_name: str) -> list[int]:
+    """Every change (any status) proposed for one model."""
+    q = select(T.c.change_id).where(and_(T.c.category == category, T.c.model_name == model_name))
+    return [int(v) for v in conn.execute(q).scalars()]
