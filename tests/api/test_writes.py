@@ -154,3 +154,20 @@ def test_body_size_limit_is_413(api: Api) -> None:
     )
     assert r.status_code == 413
     assert api.services.queue.list_changes().total == 0
+
+
+def test_notes_for_reviewers_are_kept(api: Api) -> None:
+    r = api.client.post(
+        f"{V2}/miscellaneous",
+        json=misc_payload("noted"),
+        params={"notes": "  mirrors the upstream file  "},
+        headers=api.h("requestor"),
+    )
+    assert r.status_code == 202 and r.json()["notes"] == "mirrors the upstream file"
+    too_long = api.client.post(
+        f"{V2}/miscellaneous",
+        json=misc_payload("noted2"),
+        params={"notes": "x" * 2001},
+        headers=api.h("requestor"),
+    )
+    assert too_long.status_code == 422

@@ -85,6 +85,8 @@ def run_flow(env: Env, tmp_path: Path) -> dict[str, Any]:
             "nsfw=true",
             "--set",
             "description=Semi-realistic anime characters. Mostly NSFW.",
+            "--notes",
+            "reported by a worker",
             "--json",
             key="alice",
         )
@@ -120,6 +122,7 @@ def check_flow(out: dict[str, Any]) -> None:
     created, updated = out["submit_create"], out["submit_update"]
     assert created["status"] == "pending" and created["requested_by"] == "1001"
     assert updated["operation"] == "update" and updated["payload"]["nsfw"] is True
+    assert updated["notes"] == "reported by a worker"
     assert [i["change_id"] for i in out["list_pending"]["items"]] == [
         created["change_id"],
         updated["change_id"],

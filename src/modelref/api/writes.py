@@ -8,9 +8,9 @@ a mismatching ``record_type`` is refused (W16). Names with ``/`` work on every r
 # No ``from __future__ import annotations``: the per-category handlers below are closures whose
 # body annotation must be the real class for FastAPI to read it.
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import field_validator
 
@@ -32,6 +32,9 @@ from modelref.service.auth import Role
 from modelref.service.container import Services
 
 router = APIRouter(tags=["v2 writes"])
+
+#: modelref addition: a note for the reviewers, stored as the change's ``notes``.
+Notes = Annotated[str | None, Query(max_length=2000, description="Note for the reviewers")]
 
 _WRITE_ERRORS = responses(400, 401, 403, 404, 409, 503)
 _ENQUEUED: dict[str, Any] = {
@@ -55,8 +58,10 @@ def enqueue(
     operation: str,
     payload: dict[str, Any] | None,
     route: str,
+    notes: str | None = None,
 ) -> JSONResponse:
     """Steps 2-11 of spec §5: auth, write gate, text prefix, then the service."""
+    no_nul(notes, "notes")
     who = require(services, key, Role.requestor)
     v2_write_gate(services, category)
     reject_backend_prefix(category, name)
@@ -67,6 +72,7 @@ def enqueue(
         payload=payload,
         requestor_id=who.user_id,
         requestor_username=who.username,
+        notes=(notes or "").strip() or None,
         request_metadata={"route": route},
     )
     return enqueued(record)
@@ -79,7 +85,7 @@ def _dump(body: RecordBase) -> dict[str, Any]:
 
 
 def _typed_routes(category: Category, model: type[RecordBase]) -> None:
-    def create(body: model, key: ApiKey, services: Svc) -> JSONResponse:  # type: ignore[valid-type]
+    def create(body: model, key: ApiKey, services: Svc, notes: Notes = None) -> JSONResponse:  # type: ignore[valid-type]
         payload = _dump(body)
         return enqueue(
             services,
@@ -89,6 +95,7 @@ def _typed_routes(category: Category, model: type[RecordBase]) -> None:
             "create",
             payload,
             f"create_v2_{category.value}",
+            notes,
         )
 
     def update(
@@ -96,6 +103,7 @@ def _typed_routes(category: Category, model: type[RecordBase]) -> None:
         body: model,  # type: ignore[valid-type]
         key: ApiKey,
         services: Svc,
+        notes: Notes = None,
     ) -> JSONResponse:
         payload = _dump(body)
         if payload["name"] != model_name:
@@ -103,7 +111,14 @@ def _typed_routes(category: Category, model: type[RecordBase]) -> None:
                 400, "Model name in the path must match the payload when queuing updates."
             )
         return enqueue(
-            services, key, category, model_name, "update", payload, f"update_v2_{category.value}"
+            services,
+            key,
+            category,
+            model_name,
+            "update",
+            payload,
+            f"update_v2_{category.value}",
+            notes,
         )
 
     create.__name__ = f"create_{category.value}"
@@ -143,21 +158,22 @@ def create_any(
     key: ApiKey,
     services: Svc,
     body: dict[str, Any] = Body(..., description="A record of the category named in the URL"),
+    notes: Notes = None,
 ) -> JSONResponse:
     """The record is validated as the URL's category (never guessed from the body, W16)."""
     name = body.get("name")
     if not isinstance(name, str):
         raise RequestRejected(422, "name: a string is required", "validation_failed")
     no_nul(name, "name")
-    return enqueue(services, key, category, name, "create", body, "create_v2_model")
+    return enqueue(services, key, category, name, "create", body, "create_v2_model", notes)
 
 
 @router.delete("/{category}/model/{model_name:path}", summary="Propose a deletion", **_ENQUEUED)
 def delete_model(
-    category: Category, model_name: ModelName, key: ApiKey, services: Svc
+    category: Category, model_name: ModelName, key: ApiKey, services: Svc, notes: Notes = None
 ) -> JSONResponse:
     no_nul(model_name, "model_name")
-    return enqueue(services, key, category, model_name, "delete", None, "delete_v2_model")
+    return enqueue(services, key, category, model_name, "delete", None, "delete_v2_model", notes)
 
 
 @router.post("/{category}", include_in_schema=False)

@@ -111,9 +111,7 @@ class RemoteBackend:
         payload: Json | None,
         notes: str | None,
     ) -> Json:
-        if notes:
-            raise UsageProblem("--notes: the server's write API takes no notes (local mode only)")
-        params = None
+        params = {"notes": notes} if notes else None
         model_path = f"{V2}/{category}/model/{quote(model_name, safe='/')}"
         if operation == "create":
             result: Json = self._call("POST", f"{V2}/{category}", json=payload, params=params)
