@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     apply_lease_seconds: int = 300
     log_json: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
+    #: Signs UI session cookies; set it when instances run on several machines.
+    session_secret: str | None = None
 
     @staticmethod
     def id_list(raw: str) -> frozenset[str]:

@@ -274,3 +274,14 @@ def test_revoking_a_key_ends_its_sessions(tmp_path: Path) -> None:
     deployment.services.keys.revoke(key[:10])
     reply = ui.get("/ui/queue", follow_redirects=False)
     assert reply.status_code == 303 and reply.headers["location"].startswith("/ui/login")
+
+
+def test_a_configured_session_secret_is_shared_by_instances(tmp_path: Path) -> None:
+    from modelref.settings import Settings
+    from modelref.web.session import load_secret
+
+    a = Settings(database_url=f"sqlite:///{tmp_path / 'a' / 'db'}", session_secret="shared")
+    b = Settings(database_url=f"sqlite:///{tmp_path / 'b' / 'db'}", session_secret="shared")
+    c = Settings(database_url=f"sqlite:///{tmp_path / 'c' / 'db'}")
+    assert load_secret(a) == load_secret(b) != load_secret(c)
+    assert not (tmp_path / "a" / "session.key").exists()

@@ -33,7 +33,6 @@ from modelref.settings import Settings
 SESSION_COOKIE = "modelref_session"
 PRESESSION_COOKIE = "modelref_pre"
 SESSION_SECONDS = 8 * 3600
-SECRET_ENV = "MODELREF_SESSION_SECRET"
 KEY_FILE = "session.key"
 
 
@@ -57,7 +56,7 @@ def key_path(settings: Settings) -> Path:
 
 def load_secret(settings: Settings) -> bytes:
     """The signing secret: from the environment, or a key file created once and then reused."""
-    configured = os.environ.get(SECRET_ENV, "").strip()
+    configured = (settings.session_secret or "").strip()
     if configured:
         return hashlib.sha256(configured.encode("utf-8")).digest()
     path = key_path(settings)
