@@ -11,18 +11,12 @@ replay of the log == the store), and applied/rejected records are checked to be 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
@@ -32,149 +26,30 @@ from hypothesis.stateful import (
 from modelref import PendingChangeRecord, PendingQueueFilter
 from modelref import PendingChangeStatus as S
 from modelref.domain import errors
-from modelref.service.audit import AuditService
-from modelref.service.queue import PendingQueueService
 from modelref.service.queue_tx import Actor
-from modelref.store import audit_store
-from tests.conftest import PG_AVAILABLE, drop_pg_schema, new_pg_schema_url
+from tests.conftest import PG_AVAILABLE
+from tests.contract.queue_model import (
+    APPROVERS,
+    HELD,
+    JOBS,
+    NAMES,
+    POSTGRES_SETTINGS,
+    PURGEABLE,
+    REQUESTERS,
+    SQLITE_SETTINGS,
+    TERMINAL,
+    USERS,
+    ErrorType,
+    Expected,
+    ModelledQueue,
+    picks,
+)
 from tests.factories import ALICE, BOB, CAROL, misc_payload
 
-NAMES = ["alpha", "Alpha-XL", "beta", "beta_mini"]
-USERS = [ALICE, CAROL, BOB]
-#: Requesters, weighted so most changes can be approved by BOB under the two-person rule.
-REQUESTERS = [ALICE, ALICE, ALICE, CAROL, BOB]
-APPROVERS = [BOB, BOB, CAROL]
-JOBS = ["j1", "j2", "j3"]
-HELD = "<held>"  # stands for "the job id the record currently carries"
-#: Purge never removes a change that is being, or has been, written (W12).
-PURGEABLE = frozenset({S.PENDING, S.APPROVED, S.REJECTED})
-TERMINAL = frozenset({S.APPLIED, S.REJECTED})
 
-#: Chooses a change id (see ``QueueMachine._choose``); shrinks towards the first useful id.
-picks = st.integers(min_value=0, max_value=63)
-
-
-def machine_settings(examples: int) -> settings:
-    return settings(
-        max_examples=examples,
-        stateful_step_count=30,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
-
-
-#: SQLite examples are cheap (a new file); a PostgreSQL example costs a schema and migrations.
-SQLITE_SETTINGS = machine_settings(50)
-POSTGRES_SETTINGS = machine_settings(25)
-
-
-@dataclass
-class Expected:
-    """What the model believes about one stored change."""
-
-    requested_by: str
-    model_name: str
-    status: S = S.PENDING
-    batch_id: int | None = None
-    job: str | None = None
-    reject_reason: str | None = None
-
-
-ErrorType = type[errors.ModelrefError] | tuple[type[errors.ModelrefError], ...]
-
-
-class QueueMachine(RuleBasedStateMachine):
+class QueueMachine(ModelledQueue):
     """The queue service next to a model that predicts every outcome."""
 
-    engine = "sqlite"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._tmp: str | None = None
-        self._schema: str | None = None
-        if self.engine == "sqlite":
-            self._tmp = tempfile.mkdtemp(prefix="modelref-stateful-")
-            url = f"sqlite:///{self._tmp}/queue.db"
-        else:
-            url, self._schema = new_pg_schema_url()
-        self.svc = PendingQueueService.from_url(url)
-        self.audit = AuditService(self.svc.db)
-        self.model: dict[int, Expected] = {}
-        self.last_change_id = 0
-        self.last_batch_id = 0
-        self.events: Counter[tuple[int, str | None]] = Counter()
-        self.splits: list[tuple[int, int, list[int]]] = []
-        self.frozen: dict[int, PendingChangeRecord] = {}
-        self.seen: tuple[list[PendingChangeRecord], int] = ([], 0)
-
-    def teardown(self) -> None:
-        self.svc.db.dispose()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-        if self._schema is not None:
-            drop_pg_schema(self._schema)
-
-    # ------------------------------------------------------------------ helpers
-    def _choose(
-        self,
-        index: int,
-        useful: set[S],
-        also: Callable[[Expected], bool] = lambda m: True,
-    ) -> int:
-        """Mostly a change the rule can act on; one time in six any id ever allocated (maybe
-        purged) or the next, never-allocated one, to exercise the refusals too."""
-        fitting = sorted(cid for cid, m in self.model.items() if m.status in useful and also(m))
-        if fitting and index % 6 != 5:
-            return fitting[(index // 6) % len(fitting)]
-        candidates = list(range(1, self.last_change_id + 2))
-        return candidates[index % len(candidates)]
-
-    def _any(self, *statuses: S) -> bool:
-        return any(m.status in statuses for m in self.model.values())
-
-    def _held(self, cid: int, job: str) -> str:
-        if job != HELD:
-            return job
-        m = self.model.get(cid)
-        return m.job if m is not None and m.job is not None else "j1"
-
-    def _snapshot(self) -> tuple[list[PendingChangeRecord], int]:
-        with self.svc.db.read() as conn:
-            last_event = audit_store.count(conn)
-        return self.svc.list_changes().items, last_event
-
-    def _refused(self, expected: ErrorType, call: Callable[[], Any]) -> None:
-        """The call raises ``expected`` and leaves the store and the log exactly as they were
-        (as last seen by the invariant, which runs after every step)."""
-        with pytest.raises(expected):
-            call()
-        assert self._snapshot() == self.seen
-
-    def _unchanged(self, call: Callable[[], Any]) -> Any:
-        """An idempotent no-op: succeeds and writes nothing."""
-        result = call()
-        assert self._snapshot() == self.seen
-        return result
-
-    def _approved_batches(self) -> set[int | None]:
-        return {m.batch_id for m in self.model.values() if m.status is S.APPROVED}
-
-    def _open_batch(self) -> int | None:
-        """Seed §5: the batch of the approved record met first (lowest change id)."""
-        approved = sorted(cid for cid, m in self.model.items() if m.status is S.APPROVED)
-        return self.model[approved[0]].batch_id if approved else None
-
-    def _back_to_approved(self, cid: int, action: str) -> None:
-        m = self.model[cid]
-        open_batch = self._open_batch()
-        m.status, m.job = S.APPROVED, None
-        if open_batch is not None:
-            m.batch_id = open_batch  # a returning change joins the open batch
-        self.events[(cid, action)] += 1
-
-    # ------------------------------------------------------------------ rules
     @initialize(
         first=st.lists(st.tuples(st.sampled_from(REQUESTERS), st.sampled_from(NAMES)), max_size=6),
         approve=st.integers(min_value=0, max_value=6),
