@@ -18,8 +18,8 @@ from modelref.domain import records
 from modelref.domain.audit import GENESIS_HASH, QUEUE_CATEGORY, AuditEvent, chain_hash
 from modelref.domain.categories import AuditOperation, Category
 from modelref.service.queue import PendingQueueService
-from modelref.store import queue_store
-from modelref.store.tables import audit_events, counters, pending_changes
+from modelref.store.queue import to_row
+from modelref.store.tables import audit_events, pending_changes
 
 REQUESTER = ("1001", "alice#1001")
 APPROVER = ("2002", "bob#2002")
@@ -97,7 +97,7 @@ def history_record(
         change_id=cid,
         category=Category.miscellaneous,
         model_name=name,
-        operation=AuditOperation.create,
+        operation=AuditOperation.CREATE,
         payload=payload,
         requested_by=REQUESTER[0],
         requested_username=REQUESTER[1],
@@ -177,7 +177,7 @@ def prefill(svc: PendingQueueService, size: int, pending: int, chunk: int = 5000
         chain.rows = []
         for cid in range(start, min(start + chunk, size + 1)):
             rec, steps = history_record(cid, ts, pending_from)
-            rows.append(queue_store.to_row(rec))
+            rows.append(to_row(rec))
             max_batch = max(max_batch, rec.batch_id or 0)
             for action, actor, body, batch, job in steps:
                 chain.add(
@@ -189,14 +189,13 @@ def prefill(svc: PendingQueueService, size: int, pending: int, chunk: int = 5000
                     batch_id=batch,
                     job_id=job,
                 )
-        with svc.db.write() as conn:
-            conn.execute(insert(pending_changes), rows)
-            conn.execute(insert(audit_events), chain.rows)
-    with svc.db.write() as conn:
-        conn.execute(
-            insert(counters),
-            [{"name": "change_id", "value": size}, {"name": "batch_id", "value": max_batch}],
-        )
+        with svc.db.write() as tx:
+            tx.conn.execute(insert(pending_changes), rows)
+            tx.conn.execute(insert(audit_events), chain.rows)
+    with svc.db.write() as tx:
+        tx.counters.set("change_id", size)
+        tx.counters.set("batch_id", max_batch)
+        tx.counters.set("audit_head", chain.last_id)
     # Steady state: what autovacuum / a checkpoint would have done after such a bulk load.
     if svc.db.dialect == "postgresql":
         autocommit = svc.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")

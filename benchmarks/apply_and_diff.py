@@ -32,9 +32,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelref.domain.actors import Actor
 from modelref.domain.categories import Category
 from modelref.service.container import Services
-from modelref.service.queue_tx import Actor
 from modelref.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +86,7 @@ def queue_1000(svc: Services) -> int:
         changes.append((Category.miscellaneous, f"bench-{i:04d}", "create", misc(f"bench-{i:04d}")))
     assert len(changes) == 1000
     ids = [
-        svc.queue.enqueue_change(
+        svc.review.enqueue_change(
             category=cat,
             model_name=name,
             operation=op,
@@ -96,7 +96,7 @@ def queue_1000(svc: Services) -> int:
         ).change_id
         for cat, name, op, payload in changes
     ]
-    result = svc.queue.process_batch(
+    result = svc.review.process_batch(
         approver_id=APPROVER.user_id,
         approver_username=APPROVER.username,
         batch_title="benchmark",
@@ -135,7 +135,7 @@ class Bench:
     # Each step returns (seconds, detail) for one run.
     def import_all(self, prof: bool = False) -> tuple[float, str]:
         svc = self.fresh()
-        call = lambda: svc.catalog.import_path(self.data, IMPORTER)  # noqa: E731
+        call = lambda: svc.files.import_path(self.data, IMPORTER)  # noqa: E731
         if prof:
             profile("import", call)
             return 0.0, ""
@@ -147,23 +147,23 @@ class Bench:
     def apply_1000(self, prof: bool = False, publish: bool = False) -> tuple[float, str]:
         out = self.work / f"publish{self.runs}" if publish else None
         svc = self.fresh(out)
-        svc.catalog.import_path(self.data, IMPORTER)
+        svc.files.import_path(self.data, IMPORTER)
         batch = queue_1000(svc)
         call = lambda: svc.apply.apply_batch(batch, APPLIER.user_id, APPLIER.username)  # noqa: E731
         if prof:
             profile("apply_batch (1,000 changes)", call)
             return 0.0, ""
         seconds = timed(call)
-        applied = sum(1 for r in svc.queue.list_changes().items if r.status.value == "applied")
+        applied = sum(1 for r in svc.review.list_changes().items if r.status.value == "applied")
         assert applied == 1000, applied
         svc.db.dispose()
         return seconds, "1000 applied" + (" + published" if publish else "")
 
     def diff_100(self, repeat: int, prof: bool = False) -> list[float]:
         svc = self.fresh()
-        svc.catalog.import_path(self.data, IMPORTER)
+        svc.files.import_path(self.data, IMPORTER)
         batch = queue_1000(svc)
-        ids = [r.change_id for r in svc.queue.list_changes().items if r.batch_id == batch]
+        ids = [r.change_id for r in svc.review.list_changes().items if r.batch_id == batch]
         sample = ids[::10]  # 100 changes: image and text updates, deletes, creates
         assert len(sample) == 100
         if prof:
@@ -178,15 +178,15 @@ class Bench:
 
     def export_both(self, repeat: int, prof: bool = False) -> list[float]:
         svc = self.fresh()
-        svc.catalog.import_path(self.data, IMPORTER)
+        svc.files.import_path(self.data, IMPORTER)
         out = self.work / "export"
         if prof:
-            profile("export both", lambda: svc.catalog.export(out, "both"))
+            profile("export both", lambda: svc.files.export(out, "both"))
             return []
         times = []
         for _ in range(repeat):
             shutil.rmtree(out, ignore_errors=True)
-            times.append(timed(lambda: svc.catalog.export(out, "both")))
+            times.append(timed(lambda: svc.files.export(out, "both")))
         svc.db.dispose()
         return times
 

@@ -73,12 +73,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def prepare_database(url: str, data: Path) -> None:
     sys.path.insert(0, str(ROOT / "src"))
+    from modelref.domain.actors import Actor
     from modelref.service.container import Services
-    from modelref.service.queue_tx import Actor
     from modelref.settings import Settings
 
     services = Services.open(Settings(database_url=url))
-    services.catalog.import_path(data / "v2", Actor("1", "bench#1"))
+    services.files.import_path(data / "v2", Actor("1", "bench#1"))
     services.db.dispose()
 
 

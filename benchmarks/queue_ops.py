@@ -40,7 +40,6 @@ from typing import Any
 from modelref import PendingChangeStatus, PendingQueueFilter
 from modelref.service.audit import AuditService
 from modelref.service.queue import PendingQueueService
-from modelref.store import audit_store, queue_store
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _prefill import APPROVER, REQUESTER, misc_payload, prefill
@@ -183,9 +182,9 @@ def run_size(
         lst = best_round(list_pending, args.lists, args.rounds, profile, args.profile == "list")
         lst_applied = best_round(list_applied, args.lists, args.rounds, None, False)
 
-        with svc.db.read() as conn:
-            ids = queue_store.matching_ids(conn, pending_filter)[: args.approve]
-            events_before = audit_store.count(conn)
+        with svc.db.read() as tx:
+            ids = tx.queue.ids(pending_filter)[: args.approve]
+            events_before = tx.audit.head()
         if len(ids) < args.approve:
             raise SystemExit(f"only {len(ids)} pending changes to approve")
         if profile is not None and args.profile == "approve":
@@ -202,8 +201,8 @@ def run_size(
         if profile is not None:
             profile.disable()
         assert len(result.approved) == args.approve
-        with svc.db.read() as conn:
-            assert audit_store.count(conn) == events_before + args.approve
+        with svc.db.read() as tx:
+            assert tx.audit.head() == events_before + args.approve
         svc.db.dispose()
     return Result(
         engine=engine,

@@ -7,11 +7,25 @@ from typing import Any
 from modelref.domain.canonical import content_hash
 from modelref.domain.queue_models import now_ts
 from modelref.service.queue import PendingQueueService
-from modelref.store import catalog_store
+from modelref.store.catalog import CatalogRow
+from modelref.store.database import Database
 
 ALICE = ("1001", "alice#1001")
 BOB = ("2002", "bob#2002")
 CAROL = ("3003", "carol#3003")
+
+
+class ManualClock:
+    """A service clock that moves only when a test says so (whole seconds)."""
+
+    def __init__(self, now: int = 1_800_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now += seconds
 
 
 def misc_payload(name: str, description: str = "a helper model") -> dict[str, Any]:
@@ -42,11 +56,11 @@ def enqueue_create(svc: PendingQueueService, name: str, who: tuple[str, str] = A
     return rec.change_id
 
 
-def seed_catalog(svc: PendingQueueService, category: str, record: dict[str, Any]) -> str:
+def seed_catalog(db: Database, category: str, record: dict[str, Any]) -> str:
     """Put a live record straight into the catalog (test set-up only)."""
     digest = content_hash(record)
     assert digest is not None
-    with svc.db.write() as conn:
-        catalog_store.put(conn, category, record["name"], record, digest, None, now_ts())
-        catalog_store.bump_version(conn, category, now_ts(), "create", record["name"])
+    row = CatalogRow(category, record["name"], record, digest)
+    with db.write() as tx:
+        tx.catalog.write(category, [row], [], now_ts(), {"create": 1}, ("create", record["name"]))
     return digest

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     approver_ids: str = ""
     two_person_rule: bool = True
     apply_lease_seconds: int = 300
+    #: Seconds between checks of the catalog version by cached reads (0: check every read).
+    cache_interval: float = 0.5
     log_json: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
     #: Signs UI session cookies; set it when instances run on several machines.

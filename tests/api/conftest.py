@@ -61,11 +61,11 @@ class Api:
 
     def seed(self, name: str, description: str = "live model") -> None:
         record = misc_payload(name, description) | {"record_type": "miscellaneous"}
-        seed_catalog(self.services.queue, "miscellaneous", record)
+        seed_catalog(self.services.db, "miscellaneous", record)
 
     def state(self) -> tuple[Any, ...]:
         """Everything a refused call must leave alone."""
-        changes = self.services.queue.list_changes().model_dump(mode="json")
+        changes = self.services.review.list_changes().model_dump(mode="json")
         return (changes, len(self.services.audit.events()), self.services.catalog.versions())
 
 

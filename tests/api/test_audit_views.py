@@ -135,7 +135,61 @@ def test_verify_and_events_endpoints(api: Api) -> None:
     ).json()
     assert [e["action"] for e in events] == ["enqueue"]
     assert events[0]["payload"]["after"]["record"]["model_name"] == "m"
-    with api.services.db.write() as conn:
-        conn.execute(text("UPDATE audit_events SET username='x' WHERE event_id=1"))
+    with api.services.db.write() as tx:
+        tx.conn.execute(text("UPDATE audit_events SET username='x' WHERE event_id=1"))
     broken = api.client.get(f"{Q2}/audit/verify", headers=api.h("reader")).json()
     assert broken["ok"] is False and broken["broken_event_id"] == 1
+
+
+def test_batch_detail_lists_only_upstreams_event_actions(api: Api) -> None:
+    """Our own events (reserve, forced flags, the enqueued record) stay out of upstream views."""
+    cid = api.propose("upstream-shaped")
+    batch = api.approve([cid], title="shaped")
+    api.apply(cid)  # reserve + apply in our log
+    own = api.client.get(
+        f"{Q2}/audit/events", params={"change_id": cid}, headers=api.h("reader")
+    ).json()
+    queue_events = [e["action"] for e in own if e["category"] == "pending_queue"]
+    assert queue_events == ["enqueue", "approve", "reserve", "apply"]
+
+    detail = api.client.get(f"{Q2}/audit/batches/{batch}", headers=api.h("reader")).json()
+    (change,) = detail["changes"]
+    assert change["status"] == "applied"
+    events = change["events"]
+    assert [e["action"] for e in events] == ["enqueue", "approve", "apply"]
+    enqueue, approve, apply = (e["payload"]["after"] for e in events)
+    assert enqueue == {
+        "change_id": cid,
+        "operation": "create",
+        "category": "miscellaneous",
+        "model": "upstream-shaped",
+        "action": "enqueue",
+    }
+    assert approve == {
+        "change_id": cid,
+        "batch_id": batch,
+        "batch_title": "shaped",
+        "action": "approve",
+    }
+    assert set(apply) == {"change_id", "batch_id", "job_id", "action"}
+
+
+def test_withdraw_stays_out_of_upstream_views_but_not_out_of_the_log(api: Api) -> None:
+    cid = api.propose("changed-my-mind")
+    r = api.client.post(f"{Q2}/changes/{cid}/withdraw", headers=api.h("requestor"))
+    assert r.status_code == 200
+    own = api.client.get(
+        f"{Q2}/audit/events", params={"change_id": cid}, headers=api.h("reader")
+    ).json()
+    assert [e["action"] for e in own] == ["enqueue", "withdraw"]
+    current = api.client.get(f"{Q2}/audit/current", headers=api.h("reader")).json()
+    assert cid not in [c["change_id"] for c in current["pending_changes"]]
+
+
+def test_upstream_audit_operation_names() -> None:
+    from modelref import AuditOperation
+
+    assert AuditOperation.UPDATE.value == "update"
+    assert str(AuditOperation.UPDATE) == "update"
+    assert [op.name for op in AuditOperation] == ["CREATE", "UPDATE", "DELETE"]
+    assert AuditOperation("delete") is AuditOperation.DELETE

@@ -109,7 +109,7 @@ def _setup(api: Api) -> None:
     """Change 1: pending create by alice. Change 2: update by alice, approved by carol (batch 1)."""
     api.seed("existing")
     seed_catalog(
-        api.services.queue,
+        api.services.db,
         "text_generation",
         {
             "record_type": "text_generation",

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from modelref.domain.actors import Actor
 from modelref.service.container import Services
-from modelref.service.queue_tx import Actor
 from modelref.settings import Settings
 from tests.api.conftest import Q2, V2
 from tests.api.servers import Server, start_server
@@ -29,7 +29,7 @@ N = 12
 
 def _prepare(url: str, shared_data: Path) -> dict[str, str]:
     services = Services.open(Settings(database_url=url))
-    services.catalog.import_path(shared_data / "v2", Actor("1", "admin#1"))
+    services.files.import_path(shared_data / "v2", Actor("1", "admin#1"))
     keys = {
         "alice": services.keys.create("1001", "alice#1001", "requestor"),
         "bob": services.keys.create("2002", "bob#2002", "approver"),
@@ -118,7 +118,7 @@ def _exercise(a: Server, b: Server, keys: dict[str, str], url: str) -> None:
         for cid in ids:
             events = services.audit.for_change(cid)
             assert [e.action for e in events].count("apply") == 1, cid
-            assert services.queue.get_change(cid).status.value == "applied"
+            assert services.review.get_change(cid).status.value == "applied"
         assert services.audit.verify().ok
         records, _ = services.catalog.records(
             __import__("modelref").MODEL_REFERENCE_CATEGORY.miscellaneous

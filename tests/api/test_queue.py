@@ -217,7 +217,7 @@ def test_purge(api: Api) -> None:
         f"{Q2}/purge", json={"purge_all": True, "dry_run": True}, headers=h
     ).json()
     assert dry == {"removed_count": 2, "removed_change_ids": [a, c], "dry_run": True}
-    assert api.services.queue.list_changes().total == 3
+    assert api.services.review.list_changes().total == 3
     done = api.client.post(
         f"{Q2}/purge", json={"statuses": ["pending", "pending"], "model_name": " A "}, headers=h
     ).json()
@@ -274,7 +274,7 @@ def test_single_apply_of_a_stale_change_is_409_with_the_plain_envelope(api: Api)
     r = api.client.post(f"{Q2}/changes/{cid}/apply", json={}, headers=api.h("approver"))
     assert r.status_code == 409
     assert r.json()["code"] == "stale_change" and "stale" in r.json()["detail"]
-    assert api.services.queue.get_change(cid).status.value == "approved"  # reservation released
+    assert api.services.review.get_change(cid).status.value == "approved"  # reservation released
     forced = api.client.post(
         f"{Q2}/changes/{cid}/apply", json={"force": True}, headers=api.h("approver")
     )

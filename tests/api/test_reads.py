@@ -86,7 +86,7 @@ def test_single_model_names_with_slash(api: Api) -> None:
     }
     from tests.factories import seed_catalog
 
-    seed_catalog(api.services.queue, "text_generation", record)
+    seed_catalog(api.services.db, "text_generation", record)
     for path in ("Org/Model-7B", "Org%2FModel-7B"):
         r = api.client.get(f"{V2}/text_generation/model/{path}")
         assert r.status_code == 200, path
@@ -102,9 +102,9 @@ def test_single_model_names_with_slash(api: Api) -> None:
 
 
 def test_v1_legacy_reads(api: Api, shared_data: Path) -> None:
-    from modelref.service.queue_tx import Actor
+    from modelref.domain.actors import Actor
 
-    api.services.catalog.import_path(shared_data / "v2", Actor("1", "admin#1"))
+    api.services.files.import_path(shared_data / "v2", Actor("1", "admin#1"))
     c = api.client
     sd = c.get(f"{V1}/stable_diffusion.json")
     assert sd.status_code == 200

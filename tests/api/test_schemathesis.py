@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from modelref.domain.actors import Actor
 from modelref.service.container import Services
-from modelref.service.queue_tx import Actor
 from modelref.settings import Settings
 from tests.api.servers import running
 
@@ -39,7 +39,7 @@ def test_fuzz_the_running_server(tmp_path: Path, shared_data: Path) -> None:
         pytest.fail("schemathesis is a test dependency (pip install -e '.[test]')")
     url = f"sqlite:///{tmp_path / 'fuzz.db'}"
     services = Services.open(Settings(database_url=url))
-    services.catalog.import_path(shared_data / "v2", Actor("1", "admin#1"))
+    services.files.import_path(shared_data / "v2", Actor("1", "admin#1"))
     key = services.keys.create("2002", "bob#2002", "approver")
     services.db.dispose()
     with running(tmp_path, {"MODELREF_DATABASE_URL": url}) as server:

@@ -20,7 +20,7 @@ def text_record(name: str, group: str, parameters: int = 7_000_000_000) -> dict[
 
 def seed_group(api: Api) -> None:
     for name, group in [("Org/Foo-7B", "Foo"), ("Other/Foo-13B", "Foo"), ("Org/Bar-7B", "Bar")]:
-        seed_catalog(api.services.queue, "text_generation", text_record(name, group))
+        seed_catalog(api.services.db, "text_generation", text_record(name, group))
 
 
 def test_group_update_proposes_one_change_per_member(api: Api) -> None:

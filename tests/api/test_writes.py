@@ -104,7 +104,7 @@ def test_update_delete_and_existence_checks(api: Api) -> None:
 def test_slash_names_on_put_and_delete(api: Api) -> None:
     from tests.factories import seed_catalog
 
-    seed_catalog(api.services.queue, "text_generation", TEXT | {"record_type": "text_generation"})
+    seed_catalog(api.services.db, "text_generation", TEXT | {"record_type": "text_generation"})
     h = api.h("requestor")
     for path in ("Org/Llama-3-8B-Instruct", "Org%2FLlama-3-8B-Instruct"):
         r = api.client.put(f"{V2}/text_generation/model/{path}", json=TEXT, headers=h)
@@ -153,7 +153,7 @@ def test_body_size_limit_is_413(api: Api) -> None:
         headers=api.h("requestor") | {"content-type": "application/json"},
     )
     assert r.status_code == 413
-    assert api.services.queue.list_changes().total == 0
+    assert api.services.review.list_changes().total == 0
 
 
 def test_notes_for_reviewers_are_kept(api: Api) -> None:

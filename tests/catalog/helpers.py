@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelref.domain.actors import Actor
 from modelref.domain.audit import AuditEvent
 from modelref.domain.categories import Category
+from modelref.domain.clock import Clock
 from modelref.domain.queue_models import PendingChangeRecord
 from modelref.service.container import Services
-from modelref.service.queue_tx import Actor
 from modelref.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +28,15 @@ APPLIER = Actor("3003", "carol#3003")
 IMPORTER = Actor("9009", "admin#9009")
 
 
-def open_services(url: str, publish_dir: Path | None = None, *, recover: bool = True) -> Services:
-    return Services.open(Settings(database_url=url, publish_dir=publish_dir), recover=recover)
+def open_services(
+    url: str,
+    publish_dir: Path | None = None,
+    *,
+    recover: bool = True,
+    clock: Clock | None = None,
+) -> Services:
+    settings = Settings(database_url=url, publish_dir=publish_dir)
+    return Services.open(settings, recover=recover, clock=clock)
 
 
 def misc_record(name: str, description: str = "helper model", sha: str = "0") -> dict[str, Any]:
@@ -56,7 +64,7 @@ def enqueue(
     payload: dict[str, Any] | None = None,
     who: Actor = REQUESTER,
 ) -> int:
-    rec = svc.queue.enqueue_change(
+    rec = svc.review.enqueue_change(
         category=category,
         model_name=name,
         operation=operation,
@@ -68,7 +76,7 @@ def enqueue(
 
 
 def approve(svc: Services, ids: list[int], title: str = "review") -> int:
-    result = svc.queue.process_batch(
+    result = svc.review.process_batch(
         approver_id=APPROVER.user_id,
         approver_username=APPROVER.username,
         batch_title=title,
@@ -107,7 +115,7 @@ def snapshot(svc: Services) -> Snapshot:
     return Snapshot(
         catalog=catalog,
         versions={c.value: v for c, v in svc.catalog.versions().items()},
-        queue={r.change_id: r for r in svc.queue.list_changes().items},
+        queue={r.change_id: r for r in svc.review.list_changes().items},
         events=svc.audit.events(),
     )
 
@@ -130,7 +138,7 @@ def assert_consistent(svc: Services) -> None:
     """The audit chain verifies and replays to exactly the queue store and the catalog."""
     report = svc.audit.verify()
     assert report.ok, report
-    store = {r.change_id: r for r in svc.queue.list_changes().items}
+    store = {r.change_id: r for r in svc.review.list_changes().items}
     assert svc.audit.replay() == store
     replayed = svc.audit.replay_catalog()
     for category in Category:

@@ -15,11 +15,16 @@ from typing import Any
 
 import pytest
 
-from modelref.api.errors import status_for
 from modelref.domain.categories import Category
-from modelref.domain.errors import Conflict, InvalidTransition, StaleChange
+from modelref.domain.errors import (
+    ApplyFailed,
+    Conflict,
+    InvalidTransition,
+    ReservationConflict,
+    StaleChange,
+)
 from modelref.domain.queue_models import PendingChangeStatus as S
-from modelref.service.apply import ApplyFailed
+from modelref.http_status import status_of
 from modelref.service.container import Services
 from tests.catalog.helpers import (
     APPLIER,
@@ -50,7 +55,7 @@ def svc(db_url: str, tmp_path: Path) -> Iterator[Services]:
     seed.mkdir()
     records = {f"m-{i:02d}": misc_record(f"m-{i:02d}") for i in range(SEEDED)}
     (seed / "miscellaneous.json").write_text(json.dumps(records))
-    services.catalog.import_path(seed, IMPORTER)
+    services.files.import_path(seed, IMPORTER)
     yield services
     services.db.dispose()
 
@@ -126,7 +131,7 @@ def test_batch_of_50_with_invalid_37th_applies_nothing(
     assert failure.change_id == ids[36]
     assert f"Change {ids[36]}" in failure.message and target in failure.message
     assert isinstance(failure.cause, Conflict)
-    assert status_for(failure.cause) == 409
+    assert status_of(failure) == 409
     after = snapshot(svc)
     assert after.catalog == before.catalog
     assert after.versions == before.versions
@@ -141,7 +146,7 @@ def test_batch_of_50_with_invalid_37th_applies_nothing(
     assert_consistent(svc)
 
     # Nothing else was wrong: without the 37th change the other 49 apply in one go.
-    svc.queue.process_batch(
+    svc.review.process_batch(
         approver_id=APPROVER.user_id,
         approver_username=APPROVER.username,
         batch_title="revoke",
@@ -182,7 +187,7 @@ def test_lost_update_is_refused_as_stale_unless_forced(svc: Services) -> None:
     base = svc.catalog.record(MISC, "m-05")
     a = enqueue(svc, MISC, "m-05", "update", misc_record("m-05", "edit A"))
     b = enqueue(svc, MISC, "m-05", "update", misc_record("m-05", "edit B"))
-    assert svc.queue.get_change(a).base_hash == svc.queue.get_change(b).base_hash
+    assert svc.review.get_change(a).base_hash == svc.review.get_change(b).base_hash
     approve(svc, [a, b])
     diff_b = svc.catalog.diff(b)
     assert not diff_b.is_stale and diff_b.conflicts == [a]
@@ -197,14 +202,14 @@ def test_lost_update_is_refused_as_stale_unless_forced(svc: Services) -> None:
 
     failure = caught.value
     assert failure.change_id == b
-    assert isinstance(failure, StaleChange)  # library callers can catch the cause's class
+    assert isinstance(failure.cause, StaleChange)  # the cause says why, by its class
     assert isinstance(failure.cause, StaleChange) and isinstance(failure.cause, Conflict)
-    assert status_for(failure.cause) == 409
-    assert failure.code == "stale_change"
+    assert status_of(failure) == 409
+    assert failure.cause.code == "stale_change"
     assert f"Change {b}" in failure.cause.message and "'m-05'" in failure.cause.message
     after = snapshot(svc)
     assert after.catalog == before.catalog and after.versions == before.versions
-    assert svc.queue.get_change(b).status is S.APPROVED
+    assert svc.review.get_change(b).status is S.APPROVED
     assert svc.catalog.record(MISC, "m-05")["description"] == "edit A"  # A not overwritten
 
     result = apply(svc, [b], force=True)
@@ -256,8 +261,9 @@ def test_same_job_id_after_success_returns_same_result_without_writing(svc: Serv
     assert len(after.events) == len(before.events)  # no second write, no event at all
     assert after == before
 
-    with pytest.raises(InvalidTransition, match="status=applied"):
+    with pytest.raises(ApplyFailed, match="status=applied") as refused:
         apply(svc, ids, job_id="another-job")
+    assert isinstance(refused.value.cause, InvalidTransition)
     assert snapshot(svc) == before
     assert apply_events_per_change(after.events) == dict.fromkeys(ids, 1)
 
@@ -266,9 +272,10 @@ def test_same_job_id_retry_of_a_reserved_change_completes_it(svc: Services) -> N
     """A retry with the job id that holds the reservation (e.g. after a timeout) applies."""
     cid = enqueue(svc, MISC, "retry", "create", misc_record("retry"))
     approve(svc, [cid])
-    svc.queue.reserve_for_apply(cid, "job-r", actor=APPLIER)
-    with pytest.raises(Conflict):
+    svc.reservations.reserve_for_apply(cid, "job-r", actor=APPLIER)
+    with pytest.raises(ApplyFailed) as held:
         apply(svc, [cid], job_id="job-other")
+    assert isinstance(held.value.cause, ReservationConflict) and held.value.change_id == cid
     result = apply(svc, [cid], job_id="job-r")
     assert [r.change_id for r in result.applied] == [cid]
     assert apply_events_per_change(svc.audit.events())[cid] == 1
@@ -288,7 +295,7 @@ def test_apply_batch_applies_a_whole_batch_without_split_cascade(svc: Services) 
     assert result.batch_split is None
     events = svc.audit.events()
     assert [e for e in events if e.action == "batch_split"] == []
-    assert {svc.queue.get_change(c).batch_id for c in ids} == {batch}
+    assert {svc.review.get_change(c).batch_id for c in ids} == {batch}
     assert_consistent(svc)
 
 
@@ -304,8 +311,8 @@ def test_partial_apply_splits_exactly_once(svc: Services) -> None:
     splits = [e for e in svc.audit.events() if e.action == "batch_split"]
     assert len(splits) == 1
     assert splits[0].payload["after"]["reassigned_change_ids"] == ids[4:]
-    assert {svc.queue.get_change(c).batch_id for c in ids[:4]} == {batch}
-    assert {svc.queue.get_change(c).batch_id for c in ids[4:]} == {split.new_batch_id}
+    assert {svc.review.get_change(c).batch_id for c in ids[:4]} == {batch}
+    assert {svc.review.get_change(c).batch_id for c in ids[4:]} == {split.new_batch_id}
 
     rest = svc.apply.apply_batch(split.new_batch_id, APPLIER.user_id, APPLIER.username)
     assert [r.change_id for r in rest.applied] == ids[4:]
@@ -416,10 +423,10 @@ def test_two_processes_applying_overlapping_sets_apply_each_change_once(
     assert model_events_per_change(events) == dict.fromkeys(ids, 1)
     live, _version = svc.catalog.records(MISC)
     for cid in ids:
-        change = svc.queue.get_change(cid)
+        change = svc.review.get_change(cid)
         assert change.status is S.APPLIED
         assert change.payload is not None
         stored = {k: v for k, v in live[change.model_name].items() if k != "metadata"}
         assert stored == {k: v for k, v in change.payload.items() if k != "metadata"}
-    assert svc.queue.scan_stuck_applying() == []
+    assert svc.reservations.scan_stuck_applying() == []
     assert_consistent(svc)

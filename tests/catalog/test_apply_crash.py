@@ -3,7 +3,7 @@
 A harness process imports modelref once (a "zygote") and, for every run, forks a fresh child
 that opens :class:`Services` from the environment (``MODELREF_DATABASE_URL``,
 ``MODELREF_PUBLISH_DIR``, ``MODELREF_CRASH_AT``) and applies a batch; the child SIGKILLs itself
-at the injected point (:mod:`modelref.service.faults`). Forking after the imports keeps each
+at the injected point (:mod:`modelref.faults`). Forking after the imports keeps each
 run cheap, so 39 real kills fit in well under the time budget. After each kill the test
 "restarts" with ``Services.open(..., recover=True)`` and checks: every change of the run is
 either APPLIED with its catalog write or APPROVED without it (as the crash point dictates),
@@ -139,7 +139,7 @@ def seeded(url: str, publish: Path, shared_data: Path, tmp_path: Path) -> Servic
     misc = {f"m-{i:02d}": misc_record(f"m-{i:02d}") for i in range(40)}
     (seed / "v2" / "miscellaneous.json").write_text(json.dumps(misc))
     svc = open_services(url, publish)
-    svc.catalog.import_path(seed, IMPORTER)
+    svc.files.import_path(seed, IMPORTER)
     assert_published(svc, publish)
     return svc
 
@@ -174,7 +174,7 @@ def check_after_restart(
     writes = model_events_per_change(events)
     expect = S.APPLIED if point == "after_commit" else S.APPROVED
     for cid in ids:
-        change = svc.queue.get_change(cid)
+        change = svc.review.get_change(cid)
         key = (change.category.value, change.model_name)
         live = svc.catalog.records(change.category)[0].get(change.model_name)
         assert change.status is expect, (point, cid, change.status)
@@ -186,7 +186,7 @@ def check_after_restart(
         else:
             assert writes[cid] == 0
             assert live == before.get(key)
-    assert [r.change_id for r in svc.queue.list_changes().items if r.status is S.APPLYING] == []
+    assert [r.change_id for r in svc.review.list_changes().items if r.status is S.APPLYING] == []
     assert_consistent(svc)
     assert_published(svc, publish)
 
@@ -230,7 +230,7 @@ def crash_runs(
             if point != "after_commit":
                 # The reverted changes are intact: a normal apply now writes them all.
                 apply(svc, ids, job_id=f"job-{run}-retry")
-                assert {svc.queue.get_change(c).status for c in ids} == {S.APPLIED}
+                assert {svc.review.get_change(c).status for c in ids} == {S.APPLIED}
                 assert_consistent(svc)
                 assert_published(svc, publish)
             seen[point] = seen.get(point, 0) + 1
@@ -249,7 +249,7 @@ def test_harness_applies_normally_without_a_crash_point(
     reply = harness.apply(sqlite_url, publish, ids, "job-control", None)
     assert reply["signal"] is None and reply["code"] == 0, reply
     assert reply["result"] == {"applied": ids}
-    assert {svc.queue.get_change(c).status for c in ids} == {S.APPLIED}
+    assert {svc.review.get_change(c).status for c in ids} == {S.APPLIED}
     assert_consistent(svc)
     assert_published(svc, publish)
     svc.db.dispose()

@@ -50,18 +50,16 @@ class Clock:
 
 
 @pytest.fixture
-def svc(sqlite_url: str, shared_data: Path) -> Iterator[Services]:
-    services = open_services(sqlite_url)
-    services.catalog.import_path(shared_data / "v2", IMPORTER)
-    yield services
-    services.db.dispose()
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr("modelref.service.queue.now_ts", fake)
-    return fake
+def svc(sqlite_url: str, shared_data: Path, clock: Clock) -> Iterator[Services]:
+    services = open_services(sqlite_url, clock=clock)
+    services.files.import_path(shared_data / "v2", IMPORTER)
+    yield services
+    services.db.dispose()
 
 
 def edited(svc: Services, category: Category, name: str, **changes: Any) -> dict[str, Any]:
@@ -71,7 +69,7 @@ def edited(svc: Services, category: Category, name: str, **changes: Any) -> dict
 
 
 def reject(svc: Services, ids: list[int]) -> None:
-    svc.queue.process_batch(
+    svc.review.process_batch(
         approver_id=APPROVER.user_id,
         approver_username=APPROVER.username,
         batch_title="no",
@@ -107,9 +105,9 @@ def test_beta_shows_pending_and_approved_creates_and_updates_only(
 
     image_beta = svc.catalog.beta_view(IMAGE)
     assert list(image_beta) == ["CyriousMix"]  # the delete never shows
-    assert image_beta["CyriousMix"] == svc.queue.get_change(upd).payload
+    assert image_beta["CyriousMix"] == svc.review.get_change(upd).payload
     assert image_beta["CyriousMix"]["nsfw"] is True
-    assert svc.catalog.beta_view(MISC) == {"beta-new": svc.queue.get_change(new).payload}
+    assert svc.catalog.beta_view(MISC) == {"beta-new": svc.review.get_change(new).payload}
     assert svc.catalog.beta_view(TEXT) == {}
     assert svc.catalog.beta_view(Category.lora) == {}
 
@@ -134,7 +132,7 @@ def test_beta_latest_updated_at_then_change_id_wins(svc: Services, clock: Clock)
     clock.tick()
     third = enqueue(svc, IMAGE, "CyriousMix", "update", proposal("third"))
     fourth = enqueue(svc, IMAGE, "CyriousMix", "update", proposal("fourth"))
-    assert svc.queue.get_change(third).updated_at == svc.queue.get_change(fourth).updated_at
+    assert svc.review.get_change(third).updated_at == svc.review.get_change(fourth).updated_at
     assert beta_description() == "fourth"  # same second: the higher change id wins
 
     clock.tick()
@@ -142,13 +140,13 @@ def test_beta_latest_updated_at_then_change_id_wins(svc: Services, clock: Clock)
     assert beta_description() == "third"  # rejected never shows
 
     clock.tick()
-    svc.queue.withdraw_change(
+    svc.review.withdraw_change(
         change_id=third, requestor_id=REQUESTER.user_id, requestor_username=REQUESTER.username
     )
     assert beta_description() == "first"  # withdrawn never shows
 
     clock.tick()
-    svc.queue.reserve_for_apply(first, "job-beta", actor=APPLIER)
+    svc.reservations.reserve_for_apply(first, "job-beta", actor=APPLIER)
     assert beta_description() == "second"  # applying is not open
 
     apply(svc, [first], job_id="job-beta")
@@ -243,7 +241,7 @@ def test_create_diff_lists_every_field_added(svc: Services) -> None:
     payload = misc_record("brand-new")
     cid = enqueue(svc, MISC, "brand-new", "create", payload)
     diff = svc.catalog.diff(cid)
-    stored = svc.queue.get_change(cid).payload
+    stored = svc.review.get_change(cid).payload
     assert stored is not None
     assert diff.net_operation == "added" and diff.current_state is None
     assert diff.fields_added == leaf_paths(stored)

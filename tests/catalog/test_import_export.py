@@ -102,7 +102,7 @@ def writable_copy(shared_data: Path, tmp_path: Path, *parts: str) -> Path:
 def test_every_category_loads_with_its_real_count(
     any_db: Services, shared_data: Path, source: str
 ) -> None:
-    report = any_db.catalog.import_path(source_dir(shared_data, source), IMPORTER)
+    report = any_db.files.import_path(source_dir(shared_data, source), IMPORTER)
 
     loaded = {Category(c.category): c.records for c in report.categories}
     assert loaded == EXPECTED_COUNTS
@@ -122,7 +122,7 @@ def test_every_category_loads_with_its_real_count(
 def test_obsolete_and_helper_files_are_skipped_not_imported(
     svc: Services, shared_data: Path
 ) -> None:
-    report = svc.catalog.import_path(shared_data / "legacy", IMPORTER)
+    report = svc.files.import_path(shared_data / "legacy", IMPORTER)
     skipped = {Path(p).name for p in report.skipped}
     assert {
         "aitemplate.json",
@@ -143,8 +143,8 @@ def test_legacy_and_v2_sources_give_the_same_records(tmp_path: Path, shared_data
     """Our legacy converter reproduces upstream's v2 files record for record."""
     from_legacy = fresh(tmp_path, "legacy")
     from_v2 = fresh(tmp_path, "v2")
-    from_legacy.catalog.import_path(shared_data / "legacy", IMPORTER)
-    from_v2.catalog.import_path(shared_data / "v2", IMPORTER)
+    from_legacy.files.import_path(shared_data / "legacy", IMPORTER)
+    from_v2.files.import_path(shared_data / "v2", IMPORTER)
     assert hashes(from_legacy) == hashes(from_v2)
 
 
@@ -156,20 +156,20 @@ def test_v2_export_reimported_into_fresh_db_has_identical_hashes(
     tmp_path: Path, shared_data: Path, source: str
 ) -> None:
     first = fresh(tmp_path, "first")
-    first.catalog.import_path(source_dir(shared_data, source), IMPORTER)
+    first.files.import_path(source_dir(shared_data, source), IMPORTER)
     out = tmp_path / "export"
-    written = first.catalog.export(out, "v2")
+    written = first.files.export(out, "v2")
     assert {p.relative_to(out).as_posix() for p in written} == {
         f"v2/{name}" for name in V2_FILE_NAMES.values()
     }
 
     second = fresh(tmp_path, "second")
-    second.catalog.import_path(out, IMPORTER)
+    second.files.import_path(out, IMPORTER)
     assert hashes(second) == hashes(first)
     assert sum(len(v) for v in hashes(second).values()) == sum(EXPECTED_COUNTS.values())
     # Same order too: a second export is byte-identical.
     again = tmp_path / "again"
-    second.catalog.export(again, "v2")
+    second.files.export(again, "v2")
     for path in written:
         assert (again / path.relative_to(out)).read_bytes() == path.read_bytes(), path.name
 
@@ -177,11 +177,11 @@ def test_v2_export_reimported_into_fresh_db_has_identical_hashes(
 def test_both_export_reimported_keeps_legacy_only_fields(tmp_path: Path, shared_data: Path) -> None:
     """Exporting v2+legacy and importing that keeps what v2 has no place for (extras)."""
     first = fresh(tmp_path, "first")
-    first.catalog.import_path(shared_data, IMPORTER)
+    first.files.import_path(shared_data, IMPORTER)
     out = tmp_path / "export"
-    first.catalog.export(out, "both")
+    first.files.export(out, "both")
     second = fresh(tmp_path, "second")
-    second.catalog.import_path(out, IMPORTER)
+    second.files.import_path(out, IMPORTER)
     assert snapshot(second).catalog == snapshot(first).catalog
     legacy = json.loads((out / "legacy/image/stable_diffusion.json").read_text())
     assert sum("features_not_supported" in e for e in legacy.values()) == 36
@@ -192,10 +192,10 @@ def test_reimport_of_unchanged_files_changes_nothing(
     any_db: Services, shared_data: Path, source: str
 ) -> None:
     path = source_dir(shared_data, source)
-    any_db.catalog.import_path(path, IMPORTER)
+    any_db.files.import_path(path, IMPORTER)
     before = snapshot(any_db)
 
-    report = any_db.catalog.import_path(path, IMPORTER)
+    report = any_db.files.import_path(path, IMPORTER)
 
     assert report.changed == []
     assert all(c.added == c.removed == c.updated == 0 for c in report.categories)
@@ -209,7 +209,7 @@ def test_changed_file_reimports_only_that_category(
     svc: Services, shared_data: Path, tmp_path: Path
 ) -> None:
     root = writable_copy(shared_data, tmp_path, "v2")
-    svc.catalog.import_path(root, IMPORTER)
+    svc.files.import_path(root, IMPORTER)
     before = snapshot(svc)
     sd = root / "v2" / "stable_diffusion.json"
     data = json.loads(sd.read_text())
@@ -217,7 +217,7 @@ def test_changed_file_reimports_only_that_category(
     del data["Deliberate 3.0"]
     sd.write_text(json.dumps(data, indent=4))
 
-    report = svc.catalog.import_path(root, IMPORTER)
+    report = svc.files.import_path(root, IMPORTER)
 
     assert report.changed == ["image_generation"]
     item = next(c for c in report.categories if c.category == "image_generation")
@@ -238,9 +238,9 @@ def test_changed_file_reimports_only_that_category(
 def test_legacy_text_export_reproduces_the_real_db_json(
     svc: Services, shared_data: Path, tmp_path: Path, source: str
 ) -> None:
-    svc.catalog.import_path(source_dir(shared_data, source), IMPORTER)
+    svc.files.import_path(source_dir(shared_data, source), IMPORTER)
     out = tmp_path / "out"
-    svc.catalog.export(out, "legacy")
+    svc.files.export(out, "legacy")
 
     exported = json.loads((out / "legacy/text/db.json").read_text(encoding="utf-8"))
     real = json.loads((shared_data / "legacy/text/db.json").read_text(encoding="utf-8"))
@@ -258,9 +258,9 @@ def test_legacy_text_export_reproduces_the_real_db_json(
 def test_legacy_text_export_keeps_every_csv_row_once(
     svc: Services, shared_data: Path, tmp_path: Path
 ) -> None:
-    svc.catalog.import_path(shared_data / "legacy", IMPORTER)
+    svc.files.import_path(shared_data / "legacy", IMPORTER)
     out = tmp_path / "out"
-    svc.catalog.export(out, "legacy")
+    svc.files.export(out, "legacy")
     import csv
 
     rows = list(csv.DictReader((out / "legacy/text/models.csv").open(encoding="utf-8")))
@@ -276,9 +276,9 @@ def test_legacy_text_export_keeps_every_csv_row_once(
 def test_image_legacy_export_round_trips_every_field(
     svc: Services, shared_data: Path, tmp_path: Path, category: Category, file_name: str
 ) -> None:
-    svc.catalog.import_path(shared_data / "legacy", IMPORTER)
+    svc.files.import_path(shared_data / "legacy", IMPORTER)
     out = tmp_path / "out"
-    svc.catalog.export(out, "legacy")
+    svc.files.export(out, "legacy")
 
     exported = json.loads((out / "legacy/image" / file_name).read_text(encoding="utf-8"))
     real = json.loads((shared_data / "legacy/image" / file_name).read_text(encoding="utf-8"))
@@ -292,9 +292,9 @@ def test_image_legacy_export_round_trips_every_field(
 def test_export_both_writes_every_file_atomically(
     svc: Services, shared_data: Path, tmp_path: Path
 ) -> None:
-    svc.catalog.import_path(shared_data, IMPORTER)
+    svc.files.import_path(shared_data, IMPORTER)
     out = tmp_path / "out"
-    written = svc.catalog.export(out, "both")
+    written = svc.files.export(out, "both")
     rel = {p.relative_to(out).as_posix() for p in written}
     assert {f"v2/{n}" for n in V2_FILE_NAMES.values()} <= rel
     assert {f"legacy/image/{n}" for n in IMAGE_REPO_FILES.values()} <= rel
@@ -304,7 +304,7 @@ def test_export_both_writes_every_file_atomically(
     # Categories without records still get an (empty) v2 file, like upstream's start-up.
     assert json.loads((out / "v2/lora.json").read_text()) == {}
     with pytest.raises(ValidationFailed, match="format"):
-        svc.catalog.export(out, "yaml")  # type: ignore[arg-type]
+        svc.files.export(out, "yaml")  # type: ignore[arg-type]
 
 
 def test_import_publishes_the_changed_categories(tmp_path: Path, shared_data: Path) -> None:
@@ -312,7 +312,7 @@ def test_import_publishes_the_changed_categories(tmp_path: Path, shared_data: Pa
     publish = tmp_path / "publish"
     svc = open_services(f"sqlite:///{tmp_path / 'db.sqlite'}", publish)
     root = writable_copy(shared_data, tmp_path, "v2")
-    svc.catalog.import_path(root, IMPORTER)
+    svc.files.import_path(root, IMPORTER)
     assert_published(svc, publish)
     stamps = {p: p.stat().st_mtime_ns for p in publish.rglob("*") if p.is_file()}
 
@@ -320,7 +320,7 @@ def test_import_publishes_the_changed_categories(tmp_path: Path, shared_data: Pa
     data = json.loads(esrgan.read_text())
     data.popitem()
     esrgan.write_text(json.dumps(data))
-    svc.catalog.import_path(root, IMPORTER)
+    svc.files.import_path(root, IMPORTER)
 
     assert_published(svc, publish)
     rewritten = {
@@ -339,7 +339,7 @@ def test_import_publishes_the_changed_categories(tmp_path: Path, shared_data: Pa
 def test_one_import_event_per_category_with_the_files_sha256(
     any_db: Services, shared_data: Path
 ) -> None:
-    report = any_db.catalog.import_path(shared_data, IMPORTER)
+    report = any_db.files.import_path(shared_data, IMPORTER)
     events = [e for e in any_db.audit.events() if e.action == "import"]
 
     assert sorted(e.category for e in events) == sorted(c.value for c in EXPECTED_COUNTS)
@@ -361,15 +361,15 @@ def test_one_import_event_per_category_with_the_files_sha256(
 def test_replay_catalog_follows_imports_and_reimports(
     svc: Services, shared_data: Path, tmp_path: Path
 ) -> None:
-    svc.catalog.import_path(shared_data / "v2", IMPORTER)
-    svc.catalog.import_path(shared_data / "legacy", IMPORTER)
+    svc.files.import_path(shared_data / "v2", IMPORTER)
+    svc.files.import_path(shared_data / "legacy", IMPORTER)
     root = writable_copy(shared_data, tmp_path, "v2")
     blip = root / "v2" / "blip.json"
     data = json.loads(blip.read_text())
     first = next(iter(data))
     data[first]["description"] = "changed by the test"
     blip.write_text(json.dumps(data))
-    svc.catalog.import_path(root, IMPORTER)
+    svc.files.import_path(root, IMPORTER)
 
     replayed = svc.audit.replay_catalog()
     for category in Category:
@@ -455,7 +455,7 @@ def test_bad_file_is_refused_naming_the_file(
     before = snapshot(svc)
 
     with pytest.raises(ValidationFailed) as caught:
-        svc.catalog.import_path(root, IMPORTER)
+        svc.files.import_path(root, IMPORTER)
 
     assert str(bad) in caught.value.message, caught.value.message
     # All or nothing: the good files were not imported either.
@@ -464,4 +464,4 @@ def test_bad_file_is_refused_naming_the_file(
 
 def test_missing_path_is_refused(svc: Services, tmp_path: Path) -> None:
     with pytest.raises(ValidationFailed, match="does not exist"):
-        svc.catalog.import_path(tmp_path / "nowhere", IMPORTER)
+        svc.files.import_path(tmp_path / "nowhere", IMPORTER)

@@ -42,7 +42,7 @@ NORMALISED = {"record_type", "metadata", "model_classification", "inpainting"}
 @pytest.fixture
 def svc(tmp_path: Path, shared_data: Path) -> Iterator[Services]:
     services = open_services(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "publish")
-    services.catalog.import_path(shared_data, IMPORTER)
+    services.files.import_path(shared_data, IMPORTER)
     yield services
     services.db.dispose()
 
@@ -54,7 +54,7 @@ def load_changes(shared_data: Path, file_name: str) -> list[dict[str, Any]]:
 
 
 def export_tree(svc: Services, out: Path) -> dict[str, bytes]:
-    svc.catalog.export(out, "both")
+    svc.files.export(out, "both")
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
@@ -78,7 +78,7 @@ def run_scenario(svc: Services, changes: list[dict[str, Any]]) -> list[int]:
     result = apply(svc, ids)
     assert [r.change_id for r in result.applied] == ids
     for cid in ids:
-        assert svc.queue.get_change(cid).status is PendingChangeStatus.APPLIED
+        assert svc.review.get_change(cid).status is PendingChangeStatus.APPLIED
     return ids
 
 
@@ -174,7 +174,7 @@ def test_scenario_03_delete_removes_three_db_json_keys_and_one_csv_row(
     before = export_tree(svc, tmp_path / "before")
 
     ids = [enqueue(svc, "text_generation", name, "delete", None)]
-    queued = svc.queue.get_change(ids[0])
+    queued = svc.review.get_change(ids[0])
     assert queued.related_models == [f"aphrodite/{name}", "koboldcpp/Enterredaas-65b"]
     diff = svc.catalog.diff(ids[0])
     assert diff.net_operation == "deleted" and diff.proposed_state is None

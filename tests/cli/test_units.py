@@ -11,7 +11,8 @@ from modelref.cli import errors
 from modelref.cli.payload import apply_edits, parse_value
 from modelref.cli.remote import api_base
 from modelref.domain import errors as domain
-from modelref.service.apply import ApplyFailed
+from modelref.domain.errors import ApplyFailed
+from modelref.http_status import error_from_wire
 
 
 def test_values_are_json_when_they_parse() -> None:
@@ -49,7 +50,7 @@ def test_bad_edits_are_usage_errors(edit: str) -> None:
     ("exc", "code"),
     [
         (domain.StaleChange("Change 2 is stale"), errors.CONFLICT),
-        (domain.ReservationConflict("held"), errors.CONFLICT),
+        (domain.ReservationConflict(7, "job-a"), errors.CONFLICT),
         (domain.Conflict("exists"), errors.CONFLICT),
         (ApplyFailed(3, domain.StaleChange("stale")), errors.CONFLICT),
         (ApplyFailed(3, domain.NotFound("gone")), errors.DOMAIN),
@@ -60,13 +61,19 @@ def test_bad_edits_are_usage_errors(edit: str) -> None:
         (domain.InvalidTransition("not pending"), errors.DOMAIN),
         (domain.ServiceUnavailable("horde down"), errors.UNREACHABLE),
         (domain.StorageError("db down"), errors.UNREACHABLE),
-        (errors.RemoteError(409, "stale"), errors.CONFLICT),
-        (errors.RemoteError(401, "Invalid API key"), errors.AUTH),
-        (errors.RemoteError(403, "not approver"), errors.AUTH),
-        (errors.RemoteError(404, "Change not found"), errors.DOMAIN),
-        (errors.RemoteError(400, "not pending"), errors.DOMAIN),
-        (errors.RemoteError(422, "bad"), errors.DOMAIN),
-        (errors.RemoteError(503, "down"), errors.UNREACHABLE),
+        (error_from_wire(409, "stale", {"code": "stale_change"}), errors.CONFLICT),
+        (error_from_wire(409, "held", {"code": "reservation_conflict"}), errors.CONFLICT),
+        (error_from_wire(401, "Invalid API key", {"code": "authentication_failed"}), errors.AUTH),
+        (error_from_wire(403, "not approver", None), errors.AUTH),
+        (error_from_wire(404, "Change not found", {"detail": "Change not found"}), errors.DOMAIN),
+        (error_from_wire(400, "not pending", None), errors.DOMAIN),
+        (error_from_wire(422, "bad", None), errors.DOMAIN),
+        (error_from_wire(503, "down", {"code": "service_unavailable"}), errors.UNREACHABLE),
+        (error_from_wire(502, "bad gateway", None), errors.UNREACHABLE),
+        (
+            error_from_wire(409, "x", {"failed_change_id": 4, "code": "stale_change"}),
+            errors.CONFLICT,
+        ),
         (httpx.ConnectError("refused"), errors.UNREACHABLE),
         (httpx.ReadTimeout("slow"), errors.UNREACHABLE),
         (errors.UsageProblem("bad flags"), errors.USAGE),

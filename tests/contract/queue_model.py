@@ -19,7 +19,6 @@ from modelref import PendingChangeStatus as S
 from modelref.domain import errors
 from modelref.service.audit import AuditService
 from modelref.service.queue import PendingQueueService
-from modelref.store import audit_store
 from tests.conftest import drop_pg_schema, new_pg_schema_url
 from tests.factories import ALICE, BOB, CAROL
 
@@ -125,8 +124,8 @@ class ModelledQueue(RuleBasedStateMachine):
         return m.job if m is not None and m.job is not None else "j1"
 
     def _snapshot(self) -> tuple[list[PendingChangeRecord], int]:
-        with self.svc.db.read() as conn:
-            last_event = audit_store.count(conn)
+        with self.svc.db.read() as tx:
+            last_event = tx.audit.head()
         return self.svc.list_changes().items, last_event
 
     def _refused(self, expected: ErrorType, call: Callable[[], Any]) -> None:

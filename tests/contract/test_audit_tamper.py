@@ -61,19 +61,19 @@ def test_verify_names_exactly_the_altered_event(db_url: str) -> None:
     cases |= {(e, column) for column, _ in _TAMPER for e in (1, last)}
     forgers = dict(_TAMPER)
     for event_id, column in sorted(cases):
-        with svc.db.write() as conn:
-            original = conn.execute(
+        with svc.db.write() as tx:
+            original = tx.conn.execute(
                 text(f"SELECT {column} FROM audit_events WHERE event_id = :e"), {"e": event_id}
             ).scalar()
-            conn.execute(
+            tx.conn.execute(
                 text(f"UPDATE audit_events SET {column} = :v WHERE event_id = :e"),
                 {"v": forgers[column](original), "e": event_id},
             )
         report = audit.verify()
         assert not report.ok, f"altering {column} of event {event_id} went unnoticed"
         assert report.broken_event_id == event_id, (column, report)
-        with svc.db.write() as conn:
-            conn.execute(
+        with svc.db.write() as tx:
+            tx.conn.execute(
                 text(f"UPDATE audit_events SET {column} = :v WHERE event_id = :e"),
                 {"v": original, "e": event_id},
             )
@@ -86,8 +86,8 @@ def test_verify_names_the_event_after_a_deleted_one(db_url: str) -> None:
     audit = AuditService(svc.db)
     total = audit.verify().events
     victim = total // 2
-    with svc.db.write() as conn:
-        conn.execute(text("DELETE FROM audit_events WHERE event_id = :e"), {"e": victim})
+    with svc.db.write() as tx:
+        tx.conn.execute(text("DELETE FROM audit_events WHERE event_id = :e"), {"e": victim})
     report = audit.verify()
     assert not report.ok and report.broken_event_id == victim + 1
 

@@ -1,4 +1,4 @@
-"""A live instance reverts reservations whose lease ran out, and only those."""
+"""A live instance recovers reservations whose lease ran out, and only those."""
 
 from __future__ import annotations
 
@@ -8,33 +8,62 @@ from modelref import PendingChangeStatus
 from modelref.service.queue import PendingQueueService
 from modelref.service.recovery import LeaseReaper
 from modelref.settings import Settings
-from tests.factories import BOB, enqueue_create
+from tests.factories import BOB, ManualClock, enqueue_create
+
+LEASE = 60
 
 
-def test_expired_reservations_are_reverted_live_ones_kept(db_url: str) -> None:
-    short = PendingQueueService.from_url(
-        db_url, Settings(database_url=db_url, apply_lease_seconds=0)
-    )
-    long = PendingQueueService(short.db, Settings(database_url=db_url, apply_lease_seconds=300))
-    a, b = enqueue_create(short, "a"), enqueue_create(short, "b")
-    short.process_batch(
+def test_a_live_instance_recovers_an_expired_reservation_and_keeps_live_ones(
+    db_url: str,
+) -> None:
+    clock = ManualClock()
+    settings = Settings(database_url=db_url, apply_lease_seconds=LEASE)
+    crashed = PendingQueueService.from_url(db_url, settings, clock=clock)
+    live = PendingQueueService.from_url(db_url, settings, clock=clock)
+    a, b = enqueue_create(crashed, "a"), enqueue_create(crashed, "b")
+    crashed.process_batch(
         approver_id=BOB[0],
         approver_username=BOB[1],
         batch_title="t",
         approved_ids=[a, b],
         rejected_ids=None,
     )
-    short.reserve_for_apply(a, "crashed-instance")  # lease already over
-    long.reserve_for_apply(b, "live-instance")
-    time.sleep(1.1)  # leases are in whole seconds
+    crashed.reserve_for_apply(a, "crashed-instance")  # never finished: its process died
+    clock.advance(LEASE // 2)
+    live.reserve_for_apply(b, "live-instance")
+    reaper = LeaseReaper(live.services.reservations)
 
-    reaper = LeaseReaper(long, interval=0.05)
+    assert reaper.run_once() == 0  # both leases still run
+    assert live.get_change(a).status is PendingChangeStatus.APPLYING
+
+    clock.advance(LEASE // 2 + 1)  # a's lease is over, b's is not
     assert reaper.run_once() == 1
-    assert long.get_change(a).status is PendingChangeStatus.APPROVED
-    assert long.get_change(b).status is PendingChangeStatus.APPLYING
-    assert long.get_change(b).applied_job_id == "live-instance"
+    assert live.get_change(a).status is PendingChangeStatus.APPROVED
+    assert live.get_change(a).applied_job_id is None
+    assert live.get_change(b).status is PendingChangeStatus.APPLYING
+    assert live.get_change(b).applied_job_id == "live-instance"
 
-    reaper.start()  # the thread keeps sweeping without errors and stops on request
-    time.sleep(0.2)
-    reaper.stop()
-    assert long.get_change(b).status is PendingChangeStatus.APPLYING
+
+def test_the_reaper_thread_recovers_without_being_asked(db_url: str) -> None:
+    clock = ManualClock()
+    settings = Settings(database_url=db_url, apply_lease_seconds=LEASE)
+    svc = PendingQueueService.from_url(db_url, settings, clock=clock)
+    a = enqueue_create(svc, "a")
+    svc.process_batch(
+        approver_id=BOB[0],
+        approver_username=BOB[1],
+        batch_title="t",
+        approved_ids=[a],
+        rejected_ids=None,
+    )
+    svc.reserve_for_apply(a, "crashed-instance")
+    clock.advance(LEASE + 1)
+    reaper = LeaseReaper(svc.services.reservations, interval=0.01)
+    reaper.start()
+    try:
+        deadline = time.monotonic() + 30
+        while svc.get_change(a).status is not PendingChangeStatus.APPROVED:
+            assert time.monotonic() < deadline, "the reaper thread never recovered the change"
+            time.sleep(0.01)
+    finally:
+        reaper.stop()

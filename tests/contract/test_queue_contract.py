@@ -46,7 +46,7 @@ class TestEnqueue:
 
     def test_update_records_base_hash_and_keeps_created(self, svc: PendingQueueService) -> None:
         live = misc_payload("m") | {"metadata": {"schema_version": "2.0.0", "created_at": 5}}
-        digest = seed_catalog(svc, "miscellaneous", live)
+        digest = seed_catalog(svc.db, "miscellaneous", live)
         rec = svc.enqueue_change(
             category="miscellaneous",
             model_name="m",
@@ -59,7 +59,7 @@ class TestEnqueue:
         assert rec.payload is not None and rec.payload["metadata"]["created_at"] == 5
 
     def test_update_must_name_the_model_it_updates(self, svc: PendingQueueService) -> None:
-        seed_catalog(svc, "miscellaneous", misc_payload("m"))
+        seed_catalog(svc.db, "miscellaneous", misc_payload("m"))
         with pytest.raises(errors.ValidationFailed, match=r"payload\.name"):
             svc.enqueue_change(
                 category="miscellaneous",
@@ -73,7 +73,7 @@ class TestEnqueue:
 
     def test_delete_snapshots_live_record(self, svc: PendingQueueService) -> None:
         live = misc_payload("gone")
-        seed_catalog(svc, "miscellaneous", live)
+        seed_catalog(svc.db, "miscellaneous", live)
         rec = svc.enqueue_change(
             category="miscellaneous",
             model_name="gone",
@@ -115,7 +115,7 @@ class TestEnqueue:
         assert AuditService(svc.db).verify().events == 0
 
     def test_existence_checked_against_live_catalog(self, svc: PendingQueueService) -> None:
-        seed_catalog(svc, "miscellaneous", misc_payload("here"))
+        seed_catalog(svc.db, "miscellaneous", misc_payload("here"))
         with pytest.raises(errors.Conflict):
             enqueue_create(svc, "here")
         with pytest.raises(errors.NotFound):
@@ -340,8 +340,10 @@ class TestAuditChain:
         approve(svc, [1, 2, 3])
         audit = AuditService(svc.db)
         assert audit.verify().ok
-        with svc.db.write() as conn:
-            conn.execute(text("UPDATE audit_events SET logical_user_id='mallory' WHERE event_id=4"))
+        with svc.db.write() as tx:
+            tx.conn.execute(
+                text("UPDATE audit_events SET logical_user_id='mallory' WHERE event_id=4")
+            )
         report = audit.verify()
         assert not report.ok and report.broken_event_id == 4
 
@@ -351,8 +353,8 @@ def test_a_truncated_log_tail_is_detected(svc: PendingQueueService) -> None:
         enqueue_create(svc, f"m{i}")
     audit = AuditService(svc.db)
     assert audit.verify().ok and audit.verify().events == 3
-    with svc.db.write() as conn:
-        conn.execute(text("DELETE FROM audit_events WHERE event_id = 3"))
+    with svc.db.write() as tx:
+        tx.conn.execute(text("DELETE FROM audit_events WHERE event_id = 3"))
     report = audit.verify()
     assert not report.ok and report.broken_event_id == 3
     assert report.reason is not None and "truncated" in report.reason

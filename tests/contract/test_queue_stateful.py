@@ -26,7 +26,7 @@ from hypothesis.stateful import (
 from modelref import PendingChangeRecord, PendingQueueFilter
 from modelref import PendingChangeStatus as S
 from modelref.domain import errors
-from modelref.service.queue_tx import Actor
+from modelref.domain.actors import Actor
 from tests.conftest import PG_AVAILABLE
 from tests.contract.queue_model import (
     APPROVERS,

@@ -11,8 +11,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from modelref.domain.clock import system_clock
 from modelref.domain.errors import ModelrefError
+from modelref.service.container import Services
 from modelref.service.queue import PendingQueueService
+from modelref.settings import Settings
 from modelref.store.database import Database
 
 REQUESTER = ("1001", "alice#1001")
@@ -38,7 +41,8 @@ def misc_payload(name: str) -> dict[str, Any]:
 
 def service(url: str) -> PendingQueueService:
     """The service on an already migrated database (the parent migrates first)."""
-    return PendingQueueService(Database(url))
+    db = Database(url)
+    return PendingQueueService(Services.build(db, Settings(database_url=url), system_clock))
 
 
 def enqueue(svc: PendingQueueService, name: str) -> int:

@@ -24,7 +24,6 @@ from modelref.domain import records
 from modelref.domain.categories import AuditOperation, Category
 from modelref.service.audit import AuditService
 from modelref.service.queue import PendingQueueService
-from modelref.store import queue_store
 from tests.integration import _workers
 
 pytestmark = pytest.mark.slow
@@ -79,8 +78,8 @@ def check_after_crash(url: str, reported: list[int], before: int, context: str) 
     svc = PendingQueueService.from_url(url)  # reopening (and re-running migrations) works
     try:
         if svc.db.dialect == "sqlite":
-            with svc.db.read() as conn:
-                assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok", context
+            with svc.db.read() as tx:
+                assert tx.conn.execute(text("PRAGMA integrity_check")).scalar() == "ok", context
         stored = svc.list_changes().items
         ids = [r.change_id for r in stored]
         assert ids == list(range(1, len(ids) + 1)), f"{context}: ids not contiguous"
@@ -91,14 +90,14 @@ def check_after_crash(url: str, reported: list[int], before: int, context: str) 
         assert len(ids) - before - len(reported) in (0, 1), f"{context}: {len(ids)} stored"
         for rec in stored[before:]:
             assert rec.status is PendingChangeStatus.PENDING, context
-            assert rec.operation is AuditOperation.create
+            assert rec.operation is AuditOperation.CREATE
             assert rec.requested_by == _workers.REQUESTER[0]
             assert rec.requested_username == _workers.REQUESTER[1]
             assert rec.payload == expected_payload(rec.model_name), f"{context}: {rec}"
             assert rec.requested_at == rec.updated_at and rec.requested_at > 0
             assert rec.batch_id is None and rec.applied_job_id is None
-        with svc.db.read() as conn:
-            assert queue_store.peek_id(conn, "change_id") == len(ids), context
+        with svc.db.read() as tx:
+            assert tx.counters.peek("change_id") == len(ids), context
         audit = AuditService(svc.db)
         report = audit.verify()
         assert report.ok and report.events == len(ids), f"{context}: {report}"

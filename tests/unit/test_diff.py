@@ -184,7 +184,7 @@ def test_build_diff_for_the_real_update() -> None:
     assert diff.change_id == 7
     assert diff.category is Category.image_generation
     assert diff.model_name == "CyriousMix"
-    assert diff.operation is AuditOperation.update
+    assert diff.operation is AuditOperation.UPDATE
     assert diff.current_state == current
     assert diff.proposed_state == scenario["payload"]
     assert diff.net_operation == "modified"

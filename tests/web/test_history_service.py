@@ -22,7 +22,7 @@ def services(db_url: str) -> Iterator[Services]:
 
 
 def _propose(svc: Services, name: str, op: str, payload: dict[str, Any] | None) -> int:
-    return svc.queue.enqueue_change(
+    return svc.review.enqueue_change(
         category="miscellaneous",
         model_name=name,
         operation=op,
@@ -34,7 +34,7 @@ def _propose(svc: Services, name: str, op: str, payload: dict[str, Any] | None) 
 
 
 def _approve_and_apply(svc: Services, ids: list[int], title: str) -> int:
-    result = svc.queue.process_batch(
+    result = svc.review.process_batch(
         approver_id=BOB[0],
         approver_username=BOB[1],
         batch_title=title,
@@ -88,7 +88,7 @@ def test_timeline_has_every_proposal_decision_and_write(services: Services) -> N
     first = _propose(services, "helper-t", "create", misc_payload("helper-t"))
     _approve_and_apply(services, [first], "add t")
     rejected = _propose(services, "helper-t", "update", misc_payload("helper-t", "nope"))
-    services.queue.process_batch(
+    services.review.process_batch(
         approver_id=BOB[0],
         approver_username=BOB[1],
         batch_title="no",

@@ -27,7 +27,7 @@ def edit(site: Deployment, name: str, who: str = "alice", **fields: Any) -> int:
     record = dict(site.services.catalog.record(Category.image_generation, name))
     record.update(fields)
     actor = site.actor(who)
-    return site.services.queue.enqueue_change(
+    return site.services.review.enqueue_change(
         category="image_generation",
         model_name=name,
         operation="update",
@@ -39,7 +39,7 @@ def edit(site: Deployment, name: str, who: str = "alice", **fields: Any) -> int:
 
 
 def status(site: Deployment, change_id: int) -> str:
-    return str(site.services.queue.get_change(change_id).status.value)
+    return str(site.services.review.get_change(change_id).status.value)
 
 
 def test_signed_out_pages_redirect_to_sign_in(site: Deployment) -> None:
@@ -112,10 +112,10 @@ def test_role_decides_which_buttons_exist(site: Deployment) -> None:
     assert "Withdraw my change" not in approver.get(f"/ui/changes/{change_id}").text
     # A reader who posts anyway is refused and nothing is queued.
     reader.get(record)
-    before = site.services.queue.list_changes().total
+    before = site.services.review.list_changes().total
     reply = reader.post(record, {"operation": "update", "payload": "{}"})
     assert "requestor role" in reply.text
-    assert site.services.queue.list_changes().total == before
+    assert site.services.review.list_changes().total == before
 
 
 def test_post_without_a_session_changes_nothing(site: Deployment) -> None:
@@ -131,11 +131,11 @@ def test_invalid_json_is_an_inline_error_keeping_the_text(site: Deployment) -> N
     ui = site.client("alice")
     url = "/ui/catalog/image_generation/Yiffy"
     ui.get(url)
-    before = site.services.queue.list_changes().total
+    before = site.services.review.list_changes().total
     reply = ui.post(url, {"operation": "update", "payload": '{"name": "Yiffy",', "notes": "n"})
     assert 'id="payload-error"' in reply.text and "not valid JSON" in reply.text
     assert "{&#34;name&#34;: &#34;Yiffy&#34;," in reply.text
-    assert site.services.queue.list_changes().total == before
+    assert site.services.review.list_changes().total == before
 
 
 def test_withdrawing_someone_elses_change_is_refused(site: Deployment) -> None:
@@ -185,7 +185,7 @@ def test_history_pages_newest_first_with_a_cursor(site: Deployment) -> None:
     for n in range(12):
         change_id = edit(site, "Dungeons and Diffusion", description=f"history {n}")
         title = f"history batch {n}"
-        result = site.services.queue.process_batch(
+        result = site.services.review.process_batch(
             approver_id=bob.user_id,
             approver_username=bob.username,
             batch_title=title,

@@ -37,7 +37,7 @@ def propose(
 def status_of(server: Server, change_id: int) -> str:
     services = server.services()
     try:
-        return str(services.queue.get_change(change_id).status.value)
+        return str(services.review.get_change(change_id).status.value)
     finally:
         services.db.dispose()
 

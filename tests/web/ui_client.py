@@ -11,8 +11,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from modelref.api.app import create_app
+from modelref.domain.actors import Actor
 from modelref.service.container import Services
-from modelref.service.queue_tx import Actor
 from modelref.settings import Settings
 
 SHARED_V2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "v2"
@@ -45,7 +45,7 @@ class Deployment:
 
 def deploy(tmp: Path) -> Deployment:
     services = Services.open(Settings(database_url=f"sqlite:///{tmp / 'modelref.db'}"))
-    services.catalog.import_path(SHARED_V2, Actor("0", "admin"))
+    services.files.import_path(SHARED_V2, Actor("0", "admin"))
     keys = {who: services.keys.create(uid, name, role) for who, (uid, name, role) in PEOPLE.items()}
     return Deployment(services, keys)
 

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from modelref import __version__, web
 from modelref.api import audit_views, errors, probes, queue, reads, text_toolkit, v1, writes
 from modelref.api.fastpath import FastPath
-from modelref.api.read_cache import ReadCache
 from modelref.service.container import Services
 from modelref.service.recovery import LeaseReaper
 
@@ -28,7 +27,7 @@ header. Category and model reads send a strong `ETag` and honour `If-None-Match`
 
 def create_fastapi(services: Services) -> FastAPI:
     """The framework app alone (the fast path wraps it in :func:`create_app`)."""
-    reaper = LeaseReaper(services.queue)
+    reaper = LeaseReaper(services.reservations)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +47,7 @@ def create_fastapi(services: Services) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api.state.services = services
-    api.state.read_cache = ReadCache(services.catalog)
+    api.state.read_cache = services.read_cache
     api.state.audit_views = services.audit.views(services.settings.canonical_format)
     errors.install(api)
     api.include_router(probes.router, prefix="/api")

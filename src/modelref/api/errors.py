@@ -1,7 +1,7 @@
 """The one place that turns errors into HTTP responses: ``{"detail": ..., "code": ...}``.
 
-Domain errors map by class (Starlette walks the MRO, so subclasses inherit their parent's
-status); request validation keeps FastAPI's list-shaped ``detail``; anything unexpected is
+Domain errors map by class through :mod:`modelref.http_status` (the table the UI shares);
+request validation keeps FastAPI's list-shaped ``detail``; anything unexpected is
 logged and answered 500 without internals. No expected error is ever 500.
 """
 
@@ -18,25 +18,9 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelref.domain import errors
+from modelref.http_status import status_of
 
 log = logging.getLogger("modelref.api")
-
-#: Domain class -> HTTP status. Order matters only for documentation; lookup walks the MRO.
-STATUS: dict[type[errors.ModelrefError], int] = {
-    errors.NotFound: 404,
-    errors.ValidationFailed: 422,
-    errors.InvalidTransition: 400,
-    errors.Conflict: 409,
-    errors.StaleChange: 409,
-    errors.ReservationConflict: 409,
-    errors.PermissionDenied: 403,
-    errors.AuthenticationFailed: 401,
-    errors.ServiceUnavailable: 503,
-    errors.StorageError: 503,
-}
-
-#: Status of a ``ValidationFailed`` raised while applying (spec: a missing payload is 400).
-APPLY_VALIDATION_STATUS = 400
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -68,16 +52,6 @@ class RequestRejected(Exception):
         self.code = code
 
 
-def status_for(exc: errors.ModelrefError, *, applying: bool = False) -> int:
-    """HTTP status of a domain error (``applying``: inside an apply, bad payloads are 400)."""
-    if applying and isinstance(exc, errors.ValidationFailed):
-        return APPLY_VALIDATION_STATUS
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 400
-
-
 def error_response(
     status: int, detail: Any, code: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -88,12 +62,14 @@ def error_response(
 
 def _domain(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.ModelrefError)
-    cause = getattr(exc, "cause", None)
-    if isinstance(cause, errors.ModelrefError):  # ApplyFailed outside the apply routes
-        return error_response(status_for(cause, applying=True), exc.message, cause.code)
-    status = status_for(exc)
+    status = status_of(exc)
     headers = {"WWW-Authenticate": "APIKey"} if status == 401 else None
-    return error_response(status, exc.message, exc.code, headers)
+    return error_response(status, exc.message, wire_code(exc), headers)
+
+
+def wire_code(exc: errors.ModelrefError) -> str:
+    """The ``code`` of an error body: a failed apply reports its cause's."""
+    return exc.cause.code if isinstance(exc, errors.ApplyFailed) else exc.code
 
 
 def _rejected(_: Request, exc: Exception) -> JSONResponse:

@@ -16,9 +16,10 @@ from typing import Any
 
 import anyio.to_thread
 
-from modelref.api.read_cache import Entry, ReadCache, Rendered, answer, json_error
+from modelref.api.cached import answer, json_error
 from modelref.domain.categories import Category
 from modelref.domain.errors import ModelrefError
+from modelref.service.read_cache import Entry, ReadCache, Rendered
 
 log = logging.getLogger("modelref.api")
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from modelref.api.deps import MAX_ID, MAX_OFFSET, ApiKey, BatchId, ChangeId, Svc, no_nul, require
-from modelref.api.errors import RequestRejected, error_response, responses, status_for
-from modelref.api.read_cache import ReadCache
+from modelref.api.errors import RequestRejected, responses
 from modelref.api.schemas import (
     ApplyPendingChangeRequest,
     ApplyPendingChangesRequest,
@@ -26,6 +25,7 @@ from modelref.api.schemas import (
 )
 from modelref.domain import errors
 from modelref.domain.categories import Category
+from modelref.domain.errors import ApplyFailed
 from modelref.domain.queue_models import (
     BatchSplitInfo,
     PendingBatchResult,
@@ -36,7 +36,8 @@ from modelref.domain.queue_models import (
     PendingQueueFilter,
     PendingQueuePage,
 )
-from modelref.service.apply import ApplyFailed, ApplyResult
+from modelref.http_status import status_of
+from modelref.service.apply import ApplyResult
 from modelref.service.auth import Role
 
 router = APIRouter(prefix="/pending_queue", tags=["pending queue"])
@@ -85,19 +86,17 @@ def _split_fields(split: BatchSplitInfo | None) -> dict[str, int | bool]:
     }
 
 
-def _applied(request: Request, result: ApplyResult) -> ApplyResult:
-    cache: ReadCache = request.app.state.read_cache
-    cache.invalidate()
-    return result
-
-
 def _bulk(result: ApplyResult) -> JSONResponse:
     body = ApplyPendingChangesResponse(applied=result.applied, **_split_fields(result.batch_split))
     return JSONResponse(body.model_dump(mode="json", exclude_none=True))
 
 
 def _bulk_failure(exc: ApplyFailed) -> JSONResponse:
-    """All-or-nothing apply: nothing was applied; the body names the failing change."""
+    """All-or-nothing apply: nothing was applied; upstream's body names the failing change.
+
+    ``detail`` and ``code`` are added (additive fields) so every error answer carries the
+    one envelope.
+    """
     kind = next(
         (n for c, n in _FAILED_TYPES if isinstance(exc.cause, c)), "PendingChangeStateError"
     )
@@ -107,10 +106,9 @@ def _bulk_failure(exc: ApplyFailed) -> JSONResponse:
         failed_error=exc.cause.message,
         failed_error_type=kind,
     )
-    return JSONResponse(
-        body.model_dump(mode="json", exclude_none=True),
-        status_code=status_for(exc.cause, applying=True),
-    )
+    data = body.model_dump(mode="json", exclude_none=True)
+    data.update(detail=exc.message, code=exc.cause.code)
+    return JSONResponse(data, status_code=status_of(exc))
 
 
 @router.get("/changes", response_model=PendingQueuePage, responses=responses(401, 403))
@@ -127,7 +125,7 @@ def list_changes(
 ) -> PendingQueuePage:
     flt = _filter(statuses, categories, model_name, requested_by, batch_id)
     require(services, key, Role.reader)
-    return services.queue.list_changes(flt, offset, limit)
+    return services.review.list_changes(flt, offset, limit)
 
 
 @router.get("/my_changes", response_model=PendingQueuePage, responses=responses(401, 403))
@@ -142,7 +140,7 @@ def my_changes(
     flt = _filter(statuses, categories)
     who = require(services, key, Role.requestor)
     flt.requested_by = {who.user_id}
-    return services.queue.list_changes(flt, offset, limit)
+    return services.review.list_changes(flt, offset, limit)
 
 
 @router.get(
@@ -150,7 +148,7 @@ def my_changes(
 )
 def get_change(change_id: ChangeId, key: ApiKey, services: Svc) -> PendingChangeRecord:
     require(services, key, Role.reader)
-    return services.queue.get_change(change_id)
+    return services.review.get_change(change_id)
 
 
 @router.get(
@@ -179,7 +177,7 @@ def process_batch(body: PendingBatchRequest, key: ApiKey, services: Svc) -> Pend
     if body.rejected_ids and not body.reject_reason:
         raise RequestRejected(400, "reject_reason is required when rejecting changes.")
     who = require(services, key, Role.approver)
-    return services.queue.process_batch(
+    return services.review.process_batch(
         approver_id=who.user_id,
         approver_username=who.username,
         batch_title=body.batch_title,
@@ -195,7 +193,7 @@ def purge(
 ) -> PurgePendingChangesResponse:
     flt = _filter(body.statuses, body.categories, body.model_name, body.requested_by)
     who = require(services, key, Role.approver)
-    removed = services.queue.purge_changes(
+    removed = services.review.purge_changes(
         flt, who.user_id, who.username, purge_all=body.purge_all, dry_run=body.dry_run
     )
     return PurgePendingChangesResponse(
@@ -214,19 +212,14 @@ def apply_one(
     body: ApplyPendingChangeRequest,
     key: ApiKey,
     services: Svc,
-    request: Request,
 ) -> JSONResponse:
     who = require(services, key, Role.approver)
     if change_id <= 0:
         raise errors.NotFound(f"Change {change_id} not found.")
-    try:
-        result = services.apply.apply_changes(
-            [change_id], who.user_id, who.username, body.job_id, body.force, allow_mixed_batch=True
-        )
-    except ApplyFailed as exc:  # single change: the plain error envelope (spec §6)
-        cause = exc.cause
-        return error_response(status_for(cause, applying=True), cause.message, cause.code)
-    _applied(request, result)
+    # A failure here is one change's: the plain error envelope (spec §6).
+    result = services.apply.apply_changes(
+        [change_id], who.user_id, who.username, body.job_id, body.force, allow_mixed_batch=True
+    )
     response = ApplySingleChangeResponse(
         record=result.applied[0], **_split_fields(result.batch_split)
     )
@@ -242,9 +235,7 @@ def apply_one(
         **responses(400, 404, 409, 503, bulk=ApplyPendingChangesResponse),
     },
 )
-def apply_many(
-    body: ApplyPendingChangesRequest, key: ApiKey, services: Svc, request: Request
-) -> JSONResponse:
+def apply_many(body: ApplyPendingChangesRequest, key: ApiKey, services: Svc) -> JSONResponse:
     """Apply in the given order as one all-or-nothing unit."""
     who = require(services, key, Role.approver)
     try:
@@ -258,7 +249,7 @@ def apply_many(
         )
     except ApplyFailed as exc:
         return _bulk_failure(exc)
-    return _bulk(_applied(request, result))
+    return _bulk(result)
 
 
 @router.post(
@@ -274,7 +265,6 @@ def apply_batch(
     batch_id: BatchId,
     key: ApiKey,
     services: Svc,
-    request: Request,
     job_id: Annotated[str | None, Query(max_length=120)] = None,
     force: bool = False,
 ) -> JSONResponse:
@@ -285,7 +275,7 @@ def apply_batch(
         result = services.apply.apply_batch(batch_id, who.user_id, who.username, job_id, force)
     except ApplyFailed as exc:
         return _bulk_failure(exc)
-    return _bulk(_applied(request, result))
+    return _bulk(result)
 
 
 @router.post(
@@ -296,6 +286,6 @@ def apply_batch(
 def withdraw(change_id: ChangeId, key: ApiKey, services: Svc) -> PendingChangeRecord:
     """modelref: the requester cancels their own pending change."""
     who = require(services, key, Role.requestor)
-    return services.queue.withdraw_change(
+    return services.review.withdraw_change(
         change_id=change_id, requestor_id=who.user_id, requestor_username=who.username
     )

@@ -10,14 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from modelref.api.cached import answer
 from modelref.api.deps import ApiKey, ModelName, Svc, require
 from modelref.api.errors import responses
-from modelref.api.read_cache import ReadCache, answer
 from modelref.api.schemas import CategoryLastUpdated, CategoryMetadata, LastUpdated, Message
 from modelref.domain.categories import MANAGED_ELSEWHERE, Category
 from modelref.domain.errors import NotFound
 from modelref.service.auth import Role
 from modelref.service.container import Services
+from modelref.service.read_cache import ReadCache
 
 router = APIRouter(tags=["v2 reads"])
 

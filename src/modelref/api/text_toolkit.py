@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from modelref.api.deps import ApiKey, ModelName, Svc, no_nul, require
 from modelref.api.errors import responses
+from modelref.domain.actors import Actor
 from modelref.service import text_toolkit
 from modelref.service.auth import Role
-from modelref.service.queue_tx import Actor
 
 router = APIRouter(tags=["text toolkit"])
 
@@ -39,7 +39,7 @@ def group_common_fields(
     no_nul(group_name, "group_name")
     who = require(services, key, Role.requestor)
     result = text_toolkit.propose_group_fields(
-        services.queue, services.catalog, group_name, fields, Actor(who.user_id, who.username)
+        services.review, services.catalog, group_name, fields, Actor(who.user_id, who.username)
     )
     return JSONResponse(
         {
@@ -64,6 +64,6 @@ def name_exception(
     no_nul(body.reason, "reason")
     who = require(services, key, Role.requestor)
     change_id = text_toolkit.propose_name_exception(
-        services.queue, services.catalog, model_name, body.reason, Actor(who.user_id, who.username)
+        services.review, services.catalog, model_name, body.reason, Actor(who.user_id, who.username)
     )
     return JSONResponse({"pending_change_id": change_id}, status_code=202)

@@ -119,7 +119,7 @@ def _legacy_enqueue(
     records.check_model_name(name)
     reject_backend_prefix(category, name)
     who = require(services, key, Role.requestor)
-    record = services.queue.enqueue_change(
+    record = services.review.enqueue_change(
         category=category,
         model_name=name,
         operation=operation,

@@ -65,7 +65,7 @@ def enqueue(
     who = require(services, key, Role.requestor)
     v2_write_gate(services, category)
     reject_backend_prefix(category, name)
-    record = services.queue.enqueue_change(
+    record = services.review.enqueue_change(
         category=category,
         model_name=name,
         operation=operation,

@@ -14,13 +14,12 @@ code   meaning
        be reached, or a service it depends on is down; retrying later may help
 =====  ==========================================================================
 
-Local mode raises the domain exception tree (:mod:`modelref.domain.errors`); remote mode
-raises :class:`RemoteError` carrying the HTTP status, mapped back to the same codes.
+Both modes raise the domain exception tree (:mod:`modelref.domain.errors`): remote mode turns
+a server's answer back into the domain error its ``code`` names
+(:func:`modelref.http_status.error_from_wire`), so this one table serves both.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import httpx
 
@@ -43,20 +42,6 @@ _DOMAIN_CODES: tuple[tuple[type[domain.ModelrefError], int], ...] = (
     (domain.ModelrefError, DOMAIN),
 )
 
-_HTTP_CODES: dict[int, int] = {
-    400: DOMAIN,
-    401: AUTH,
-    403: AUTH,
-    404: DOMAIN,
-    405: DOMAIN,
-    409: CONFLICT,
-    413: DOMAIN,
-    422: DOMAIN,
-    502: UNREACHABLE,
-    503: UNREACHABLE,
-    504: UNREACHABLE,
-}
-
 
 class CliError(Exception):
     """An error the CLI itself detects, with its exit code already chosen."""
@@ -74,20 +59,9 @@ class UsageProblem(CliError):
         super().__init__(message, USAGE)
 
 
-class RemoteError(Exception):
-    """A non-2xx answer from a modelref (or upstream-compatible) server."""
-
-    def __init__(self, status: int, message: str, body: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.body = body
-
-
 def _unwrap(exc: BaseException) -> BaseException:
-    """A multi-change apply wraps the failing change's error in ``ApplyFailed.cause``."""
-    cause = getattr(exc, "cause", None)
-    return cause if isinstance(cause, domain.ModelrefError) else exc
+    """A multi-change apply reports the failing change's error as its cause."""
+    return exc.cause if isinstance(exc, domain.ApplyFailed) else exc
 
 
 def exit_code(exc: BaseException) -> int:
@@ -99,10 +73,6 @@ def exit_code(exc: BaseException) -> int:
         for cls, code in _DOMAIN_CODES:
             if isinstance(exc, cls):
                 return code
-    if isinstance(exc, RemoteError):
-        if exc.status in _HTTP_CODES:
-            return _HTTP_CODES[exc.status]
-        return UNREACHABLE if exc.status >= 500 else DOMAIN
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return USAGE
     if isinstance(exc, httpx.TransportError):  # connect/read/write errors, timeouts
@@ -115,8 +85,6 @@ def error_type(exc: BaseException) -> str:
     exc = _unwrap(exc)
     if isinstance(exc, domain.ModelrefError):
         return exc.code
-    if isinstance(exc, RemoteError):
-        return f"http_{exc.status}"
     if isinstance(exc, CliError):
         return "usage_error" if exc.code == USAGE else "error"
     return "unreachable" if isinstance(exc, httpx.TransportError) else "error"
@@ -142,7 +110,6 @@ def _has_request(exc: httpx.TransportError) -> bool:
 EXPECTED: tuple[type[BaseException], ...] = (
     domain.ModelrefError,
     CliError,
-    RemoteError,
     httpx.HTTPError,
     httpx.InvalidURL,
 )

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from modelref.cli import wire
 from modelref.cli.backend import Json, QueueQuery, Step
 from modelref.cli.errors import UsageProblem
+from modelref.domain.actors import Actor
 from modelref.domain.categories import Category
 from modelref.domain.errors import ModelrefError, StorageError
 from modelref.domain.queue_models import PendingQueueFilter
 from modelref.service.auth import Role
-from modelref.service.queue_tx import Actor
 from modelref.settings import Settings
 
 if TYPE_CHECKING:
@@ -84,11 +84,11 @@ class LocalBackend:
 
     # ------------------------------------------------------------------ queue reads
     def list_changes(self, query: QueueQuery, offset: int, limit: int) -> Json:
-        result = self.reader().queue.list_changes(_filter(query), offset=offset, limit=limit)
+        result = self.reader().review.list_changes(_filter(query), offset=offset, limit=limit)
         return wire.page(result)
 
     def get_change(self, change_id: int) -> Json:
-        return wire.record(self.reader().queue.get_change(change_id))
+        return wire.record(self.reader().review.get_change(change_id))
 
     def diff(self, change_id: int) -> Json:
         return wire.diff(self.reader().catalog.diff(change_id))
@@ -106,7 +106,7 @@ class LocalBackend:
         notes: str | None,
     ) -> Json:
         actor = self.actor(Role.requestor)
-        record = self.services.queue.enqueue_change(
+        record = self.services.review.enqueue_change(
             category=category,
             model_name=model_name,
             operation=operation,
@@ -122,7 +122,7 @@ class LocalBackend:
         self, title: str, approved: list[int], rejected: list[int], reason: str | None
     ) -> Json:
         actor = self.actor(Role.approver)
-        result = self.services.queue.process_batch(
+        result = self.services.review.process_batch(
             approver_id=actor.user_id,
             approver_username=actor.username,
             batch_title=title,
@@ -134,7 +134,7 @@ class LocalBackend:
 
     def withdraw(self, change_id: int) -> Json:
         actor = self.actor(Role.requestor)
-        record = self.services.queue.withdraw_change(
+        record = self.services.review.withdraw_change(
             change_id=change_id, requestor_id=actor.user_id, requestor_username=actor.username
         )
         return wire.record(record)
@@ -166,7 +166,7 @@ class LocalBackend:
 
     def purge(self, query: QueueQuery, purge_all: bool, dry_run: bool) -> Json:
         actor = self.actor(Role.approver)
-        removed = self.services.queue.purge_changes(
+        removed = self.services.review.purge_changes(
             _filter(query), actor.user_id, actor.username, purge_all=purge_all, dry_run=dry_run
         )
         return wire.purge(removed, dry_run)
@@ -174,7 +174,7 @@ class LocalBackend:
     def recover(self) -> Json:
         if self.apikey:
             self.actor(Role.approver)
-        reverted = self.services.queue.scan_stuck_applying()
+        reverted = self.services.reservations.scan_stuck_applying()
         return {"reverted": [wire.record(r) for r in reverted], "reverted_count": len(reverted)}
 
     # ------------------------------------------------------------------ catalog
@@ -187,7 +187,7 @@ class LocalBackend:
 
     def import_path(self, path: Path, step: Step) -> Json:
         actor = self.actor(Role.approver, fallback=True)
-        report = self.services.catalog.import_path(path, actor, step)
+        report = self.services.files.import_path(path, actor, step)
         return {
             "categories": [asdict(c) for c in report.categories],
             "changed": report.changed,
@@ -197,7 +197,7 @@ class LocalBackend:
     def export(self, out_dir: Path, fmt: str, step: Step) -> Json:
         self.reader()
         fmt_ = cast(Literal["v2", "legacy", "both"], fmt)
-        paths = self.services.catalog.export(out_dir, fmt_, step)
+        paths = self.services.files.export(out_dir, fmt_, step)
         return {"format": fmt, "directory": str(out_dir), "files": [str(p) for p in paths]}
 
     def db_upgrade(self) -> Json:

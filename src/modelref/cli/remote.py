@@ -2,8 +2,8 @@
 
 Paths and shapes are those of http-api.md (header ``apikey``; queue endpoints under
 ``/api/model_references/v2/pending_queue``), plus modelref's additive ones: ``force`` in apply
-bodies and ``POST .../changes/{id}/withdraw``. Non-2xx answers become :class:`RemoteError`
-and are mapped to exit codes in :mod:`modelref.cli.errors`.
+bodies and ``POST .../changes/{id}/withdraw``. Non-2xx answers become the domain error they
+stand for (:func:`modelref.http_status.error_from_wire`), exactly as local mode raises them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from urllib.parse import quote
 import httpx
 
 from modelref.cli.backend import Json, QueueQuery, Step
-from modelref.cli.errors import RemoteError, UsageProblem
+from modelref.cli.errors import UsageProblem
+from modelref.http_status import error_from_wire
 
 V2 = "/model_references/v2"
 QUEUE = f"{V2}/pending_queue"
@@ -63,7 +64,7 @@ class RemoteBackend:
         response = self.client.request(method, path, **kwargs)
         if response.status_code >= 400:
             message, body = _detail(response)
-            raise RemoteError(response.status_code, message, body)
+            raise error_from_wire(response.status_code, message, body)
         if not response.content:
             return {}
         return response.json()

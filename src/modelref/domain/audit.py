@@ -8,9 +8,11 @@ the chain at the first altered event.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from modelref.domain import diff as diffing
 from modelref.domain.canonical import canonical_json
 from modelref.domain.queue_models import PendingChangeRecord, PendingChangeStatus
 from modelref.domain.transitions import Action
@@ -47,6 +49,29 @@ class AuditEvent:
 _BODY_FIELDS = tuple(f.name for f in fields(AuditEvent) if f.name not in ("prev_hash", "hash"))
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event not yet appended: the store gives it its id and chains it."""
+
+    timestamp: int
+    domain: str
+    category: str
+    model_name: str
+    operation: str
+    action: str | None
+    change_id: int | None
+    batch_id: int | None
+    job_id: str | None
+    logical_user_id: str | None
+    username: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def chained(self, event_id: int, prev_hash: str) -> AuditEvent:
+        """This event as the log's ``event_id``-th entry after ``prev_hash``."""
+        draft = AuditEvent(event_id=event_id, prev_hash=prev_hash, **self.__dict__)
+        return replace(draft, hash=chain_hash(prev_hash, draft))
+
+
 def chain_hash(prev_hash: str, event: AuditEvent) -> str:
     """The hash an event must carry given its predecessor's hash."""
     digest = hashlib.sha256()
@@ -71,17 +96,95 @@ def first_broken(events: list[AuditEvent]) -> tuple[int, str] | None:
     return None
 
 
-def replay_queue(events: list[AuditEvent]) -> dict[int, PendingChangeRecord]:
+def body(ev: AuditEvent) -> dict[str, Any]:
+    """A queue event's body (``payload.after``), or ``{}``."""
+    after = ev.payload.get("after")
+    return after if isinstance(after, dict) else {}
+
+
+def fold(
+    record: PendingChangeRecord | None, ev: AuditEvent, change_id: int
+) -> PendingChangeRecord | None:
+    """Change ``change_id`` after queue event ``ev`` (``None``: not enqueued yet, or purged).
+
+    The one fold of the log into change state: :func:`replay_queue` and the audit views use
+    it, so rebuilding from the log and the views can never disagree.
+    """
+    data = body(ev)
+    action = Action(ev.action or "")
+    if action is Action.enqueue:
+        return PendingChangeRecord.model_validate(data["record"])
+    if record is None:
+        return None
+    if action is Action.batch_split:
+        if change_id not in data.get("reassigned_change_ids", []):
+            return record
+        return record.model_copy(
+            update={"batch_id": data["new_batch_id"], "updated_at": ev.timestamp}
+        )
+    if action is Action.purge:
+        return None
+    update: dict[str, Any] = {"updated_at": ev.timestamp}
+    if action is Action.approve:
+        update |= {
+            "status": PendingChangeStatus.APPROVED,
+            "batch_id": data["batch_id"],
+            "batch_title": data["batch_title"],
+            "approved_by": ev.logical_user_id,
+            "approved_username": ev.username,
+            "approved_at": ev.timestamp,
+        }
+    elif action in (Action.reject, Action.withdraw):
+        update |= {
+            "status": PendingChangeStatus.REJECTED,
+            "batch_id": data.get("batch_id", record.batch_id),
+            "batch_title": data.get("batch_title", record.batch_title),
+            "rejected_by": ev.logical_user_id,
+            "rejected_username": ev.username,
+            "rejected_at": ev.timestamp,
+            "reject_reason": data["reason"],
+        }
+    elif action is Action.reserve:
+        update |= {"status": PendingChangeStatus.APPLYING, "applied_job_id": data["job_id"]}
+    elif action in (Action.release, Action.recover):
+        update |= {
+            "status": PendingChangeStatus.APPROVED,
+            "applied_job_id": None,
+            "batch_id": data.get("batch_id", record.batch_id),
+        }
+    elif action is Action.apply:
+        update |= {
+            "status": PendingChangeStatus.APPLIED,
+            "applied_by": ev.logical_user_id,
+            "applied_username": ev.username,
+            "applied_at": ev.timestamp,
+            "applied_job_id": data["job_id"],
+        }
+    return record.model_copy(update=update)
+
+
+def replay_queue(events: Iterable[AuditEvent]) -> dict[int, PendingChangeRecord]:
     """Rebuild every queue record from queue events alone (ordered by ``event_id``)."""
     records: dict[int, PendingChangeRecord] = {}
     for ev in events:
         if ev.category != QUEUE_CATEGORY or ev.action is None:
             continue
-        _fold(records, ev)
+        if ev.action == Action.batch_split:
+            targets = list(body(ev).get("reassigned_change_ids", []))
+        elif ev.action == Action.enqueue:
+            targets = [int(body(ev)["record"]["change_id"])]
+        else:
+            targets = [ev.change_id] if ev.change_id is not None else []
+        for cid in targets:
+            new = fold(records.get(cid), ev, cid)
+            if new is None:
+                records.pop(cid, None)
+            else:
+                records[cid] = new
     return records
 
 
-def replay_catalog(events: list[AuditEvent]) -> dict[str, dict[str, dict[str, Any]]]:
+def replay_catalog(events: Iterable[AuditEvent]) -> dict[str, dict[str, dict[str, Any]]]:
     """Rebuild every category's live records from import and apply events alone."""
     catalog: dict[str, dict[str, dict[str, Any]]] = {}
     for ev in events:
@@ -97,58 +200,57 @@ def replay_catalog(events: list[AuditEvent]) -> dict[str, dict[str, dict[str, An
     return catalog
 
 
-def _fold(records: dict[int, PendingChangeRecord], ev: AuditEvent) -> None:
-    body = ev.payload.get("after", {})
-    action = Action(ev.action or "")
-    if action is Action.enqueue:
-        rec = PendingChangeRecord.model_validate(body["record"])
-        records[rec.change_id] = rec
-        return
-    if action is Action.batch_split:
-        for cid in body["reassigned_change_ids"]:
-            records[cid] = records[cid].model_copy(
-                update={"batch_id": body["new_batch_id"], "updated_at": ev.timestamp}
+@dataclass
+class NetChange:
+    """What a run of catalog writes did to one model: before the first, after the last."""
+
+    category: str
+    model_name: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    change_ids: list[int] = field(default_factory=list)
+    forced: bool = False
+
+    @property
+    def operation(self) -> str:
+        """create / update / delete / none, as the catalog saw it."""
+        if self.before is None:
+            return "create" if self.after is not None else "none"
+        return "delete" if self.after is None else "update"
+
+    @property
+    def net_operation(self) -> str:
+        """Upstream's wording: added / modified / deleted / unchanged."""
+        if self.before is None:
+            return "added" if self.after is not None else "unchanged"
+        if self.after is None:
+            return "deleted"
+        return "unchanged" if self.before == self.after else "modified"
+
+    @property
+    def field_diffs(self) -> list[diffing.FieldDiff]:
+        return diffing.field_diffs(self.before, self.after)
+
+    @property
+    def is_critical(self) -> bool:
+        try:
+            return diffing.is_critical(self.category, (d["field_path"] for d in self.field_diffs))
+        except ValueError:
+            return False
+
+
+def net_changes(writes: Iterable[AuditEvent]) -> list[NetChange]:
+    """Group catalog write events (in event order) by model into their net effect."""
+    by_model: dict[tuple[str, str], NetChange] = {}
+    for ev in writes:
+        key = (ev.category, ev.model_name)
+        net = by_model.get(key)
+        if net is None:
+            net = by_model[key] = NetChange(
+                ev.category, ev.model_name, ev.payload.get("before"), ev.payload.get("after")
             )
-        return
-    assert ev.change_id is not None
-    if action is Action.purge:
-        records.pop(ev.change_id, None)
-        return
-    rec = records[ev.change_id]
-    update: dict[str, Any] = {"updated_at": ev.timestamp}
-    if action is Action.approve:
-        update |= {
-            "status": PendingChangeStatus.APPROVED,
-            "batch_id": body["batch_id"],
-            "batch_title": body["batch_title"],
-            "approved_by": ev.logical_user_id,
-            "approved_username": ev.username,
-            "approved_at": ev.timestamp,
-        }
-    elif action in (Action.reject, Action.withdraw):
-        update |= {
-            "status": PendingChangeStatus.REJECTED,
-            "batch_id": body.get("batch_id", rec.batch_id),
-            "batch_title": body.get("batch_title", rec.batch_title),
-            "rejected_by": ev.logical_user_id,
-            "rejected_username": ev.username,
-            "rejected_at": ev.timestamp,
-            "reject_reason": body["reason"],
-        }
-    elif action is Action.reserve:
-        update |= {"status": PendingChangeStatus.APPLYING, "applied_job_id": body["job_id"]}
-    elif action in (Action.release, Action.recover):
-        update |= {
-            "status": PendingChangeStatus.APPROVED,
-            "applied_job_id": None,
-            "batch_id": body.get("batch_id", rec.batch_id),
-        }
-    elif action is Action.apply:
-        update |= {
-            "status": PendingChangeStatus.APPLIED,
-            "applied_by": ev.logical_user_id,
-            "applied_username": ev.username,
-            "applied_at": ev.timestamp,
-            "applied_job_id": body["job_id"],
-        }
-    records[ev.change_id] = rec.model_copy(update=update)
+        net.after = ev.payload.get("after")
+        net.forced = net.forced or bool(ev.payload.get("forced"))
+        if ev.change_id is not None:
+            net.change_ids.append(ev.change_id)
+    return list(by_model.values())

@@ -26,11 +26,11 @@ class MODEL_REFERENCE_CATEGORY(StrEnum):  # upstream's public name
 
 
 class AuditOperation(StrEnum):
-    """What a change does to its model."""
+    """What a change does to its model (upstream's member names; wire values are lower case)."""
 
-    create = "create"
-    update = "update"
-    delete = "delete"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
 
 
 Category = MODEL_REFERENCE_CATEGORY

@@ -92,11 +92,11 @@ def net_operation(
 ) -> str:
     """What the change amounts to given the live record: added/modified/unchanged/deleted."""
     op = AuditOperation(operation)
-    if op is AuditOperation.delete:
+    if op is AuditOperation.DELETE:
         return "unchanged" if current is None else "deleted"
     if current is None:
         return "added"
-    if op is AuditOperation.update and not field_diffs(current, proposed):
+    if op is AuditOperation.UPDATE and not field_diffs(current, proposed):
         return "unchanged"
     return "modified"
 
@@ -123,7 +123,7 @@ def build_diff(
     conflicts: list[int] | None = None,
 ) -> PendingChangeDiff:
     """The reviewer's view of ``change`` against the live record ``current`` (None if absent)."""
-    proposed = None if change.operation is AuditOperation.delete else change.payload
+    proposed = None if change.operation is AuditOperation.DELETE else change.payload
     diffs = field_diffs(current, proposed)
 
     def paths(kind: str) -> list[str]:

@@ -4,16 +4,19 @@
     ├── NotFound                 unknown change, batch, model or key
     ├── ValidationFailed         bad input; the message names the field or change
     ├── InvalidTransition        the change is not in a state that allows the action
-    ├── Conflict                 stale base, reservation held by another job, existing model
-    │   ├── StaleChange
-    │   └── ReservationConflict
+    ├── Conflict                 the action collides with concurrent work or the catalog
+    │   ├── StaleChange          the live record moved since the change was proposed
+    │   └── ReservationConflict  another apply job holds the change
     ├── PermissionDenied         valid identity without the needed role (or two-person rule)
     ├── AuthenticationFailed     missing or unknown key
-    ├── ServiceUnavailable       a dependency (AI Horde, publish dir) is down
-    └── StorageError             the database failed in an unexpected way
+    ├── ServiceUnavailable       a dependency (AI Horde, the database) is down
+    ├── StorageError             the database failed in an unexpected way
+    └── ApplyFailed              an all-or-nothing apply rolled back because of one change
 
-Edges map these classes to HTTP status codes (``api/errors.py``) and CLI exit codes
-(``cli/errors.py``); nothing else decides how an error looks to a user.
+Every class has a stable ``code`` (sent on the wire as the error body's ``code``, and mapped
+back to the class by :func:`by_code` in the CLI's remote mode). Edges map classes to HTTP
+statuses (``modelref.http_status``) and CLI exit codes (``cli/errors.py``); nothing else
+decides how an error looks to a user.
 """
 
 from __future__ import annotations
@@ -63,9 +66,16 @@ class StaleChange(Conflict):
 
 
 class ReservationConflict(Conflict):
-    """Another apply job holds the reservation."""
+    """Another apply job holds the reservation of ``change_id``."""
 
     code = "reservation_conflict"
+
+    def __init__(self, change_id: int, job_id: str | None, message: str | None = None) -> None:
+        super().__init__(
+            message or f"Change {change_id} is already reserved for apply (job_id={job_id})."
+        )
+        self.change_id = change_id
+        self.job_id = job_id
 
 
 class PermissionDenied(ModelrefError):
@@ -90,3 +100,31 @@ class StorageError(ModelrefError):
     """The database failed unexpectedly."""
 
     code = "storage_error"
+
+
+class ApplyFailed(ModelrefError):
+    """An all-or-nothing apply rolled back: ``cause`` is why change ``change_id`` failed.
+
+    Nothing of the apply was written. Edges report the cause (its status, its code) and name
+    the change.
+    """
+
+    code = "apply_failed"
+
+    def __init__(self, change_id: int, cause: ModelrefError) -> None:
+        named = f"Change {change_id} " in cause.message or f"Change {change_id}:" in cause.message
+        super().__init__(cause.message if named else f"Change {change_id}: {cause.message}")
+        self.change_id = change_id
+        self.cause = cause
+
+
+def _all(cls: type[ModelrefError]) -> list[type[ModelrefError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all(sub))
+    return found
+
+
+def by_code(code: str) -> type[ModelrefError] | None:
+    """The class whose ``code`` is ``code`` (the wire form of an error), if any."""
+    return next((cls for cls in _all(ModelrefError) if cls.code == code), None)

@@ -57,11 +57,12 @@ def check(action: Action, current: S, change_id: int) -> S:
     """Return the target status or raise :class:`InvalidTransition` naming the change."""
     to = target(action, current)
     if to is None:
-        raise InvalidTransition(_refusal(action, current, change_id))
+        raise InvalidTransition(refusal(action, current, change_id))
     return to
 
 
-def _refusal(action: Action, current: S, change_id: int) -> str:
+def refusal(action: Action, current: S, change_id: int) -> str:
+    """Upstream's wording for a refused move (http-api §6)."""
     if action in (Action.approve, Action.withdraw) or (
         action is Action.reject and current is not S.APPROVED
     ):

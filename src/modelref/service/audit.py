@@ -8,7 +8,6 @@ from typing import Any
 from modelref.domain.audit import AuditEvent, first_broken, replay_catalog, replay_queue
 from modelref.domain.queue_models import PendingChangeRecord
 from modelref.service.audit_views import AuditViews
-from modelref.store import audit_store
 from modelref.store.database import Database
 
 
@@ -30,9 +29,9 @@ class AuditService:
 
     def verify(self) -> ChainReport:
         """Walk the whole chain; report the first event whose hash or link is wrong."""
-        with self.db.read() as conn:
-            events = list(audit_store.iter_events(conn))
-            head = audit_store.head(conn)
+        with self.db.read() as tx:
+            events = list(tx.audit.iter())
+            head = tx.audit.head()
         broken = first_broken(events)
         last = events[-1].event_id if events else 0
         if broken is None and head > last:
@@ -47,44 +46,36 @@ class AuditService:
 
     def replay(self) -> dict[int, PendingChangeRecord]:
         """Every queue record rebuilt from events alone (must equal the store)."""
-        with self.db.read() as conn:
-            return replay_queue(list(audit_store.iter_events(conn)))
+        with self.db.read() as tx:
+            return replay_queue(tx.audit.iter())
 
     def replay_catalog(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Every category's records rebuilt from import/apply events (must equal the catalog)."""
-        with self.db.read() as conn:
-            return replay_catalog(list(audit_store.iter_events(conn)))
+        with self.db.read() as tx:
+            return replay_catalog(tx.audit.iter())
 
     def events(self) -> list[AuditEvent]:
-        with self.db.read() as conn:
-            return list(audit_store.iter_events(conn))
+        with self.db.read() as tx:
+            return list(tx.audit.iter())
 
     def recent(
         self, change_id: int | None = None, batch_id: int | None = None, limit: int = 50
     ) -> list[AuditEvent]:
         """The last ``limit`` events of a change, a batch, or the whole log (oldest first)."""
-        if change_id is not None:
-            found = self.for_change(change_id)
-            if batch_id is not None:
-                found = [e for e in found if e.batch_id == batch_id]
-        elif batch_id is not None:
-            found = self.for_batch(batch_id)
-        else:
-            with self.db.read() as conn:
-                found = audit_store.latest(conn, limit)
+        with self.db.read() as tx:
+            if change_id is not None:
+                found = tx.audit.for_changes([change_id])
+                if batch_id is not None:
+                    found = [e for e in found if e.batch_id == batch_id]
+            elif batch_id is not None:
+                found = tx.audit.for_batches([batch_id])
+            else:
+                found = tx.audit.latest(limit)
         return found[-limit:] if limit else []
 
     def for_change(self, change_id: int) -> list[AuditEvent]:
-        with self.db.read() as conn:
-            return audit_store.for_change(conn, change_id)
-
-    def for_batch(self, batch_id: int) -> list[AuditEvent]:
-        with self.db.read() as conn:
-            return audit_store.for_batch(conn, batch_id)
-
-    def for_model(self, category: str, model_name: str) -> list[AuditEvent]:
-        with self.db.read() as conn:
-            return audit_store.for_model(conn, category, model_name)
+        with self.db.read() as tx:
+            return tx.audit.for_changes([change_id])
 
     def views(self, default_domain: str) -> AuditViews:
         """The upstream-compatible audit views (``.../pending_queue/audit/...``)."""

@@ -13,12 +13,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from modelref.domain import diff as diffing
+from modelref.domain import audit
 from modelref.domain.audit import AuditEvent
-from modelref.domain.categories import Category
 from modelref.domain.errors import NotFound
-from modelref.domain.queue_models import PendingChangeStatus, PendingQueueFilter, now_ts
-from modelref.store import audit_index, queue_store
+from modelref.domain.queue_models import (
+    PendingChangeRecord,
+    PendingChangeStatus,
+    PendingQueueFilter,
+    now_ts,
+)
+from modelref.domain.transitions import Action
 from modelref.store.database import Database
 
 
@@ -112,62 +116,70 @@ class BatchNetChangeResponse(BaseModel):
     generated_at: int
 
 
-def _body(ev: AuditEvent) -> dict[str, Any]:
-    after = ev.payload.get("after")
-    return after if isinstance(after, dict) else {}
+#: Upstream's queue event actions (spec queue-semantics §12); our own events (reserve,
+#: release, recover, withdraw) stay in the log and in ``/audit/events``, not in these views.
+UPSTREAM_ACTIONS = frozenset(
+    {Action.enqueue, Action.approve, Action.reject, Action.apply, Action.purge, Action.batch_split}
+)
+#: Body fields upstream writes per action; modelref's additions (the enqueued record, the
+#: ``forced`` flag, a purged change's status) are left out of upstream-shaped views.
+_UPSTREAM_BODY = {
+    Action.enqueue: ("change_id", "operation", "category", "model"),
+    Action.approve: ("change_id", "batch_id", "batch_title"),
+    Action.reject: ("change_id", "batch_id", "batch_title", "reason"),
+    Action.apply: ("change_id", "batch_id", "job_id"),
+    Action.purge: ("change_id", "category", "model", "requested_by", "purged_by_username"),
+    Action.batch_split: ("original_batch_id", "new_batch_id", "reassigned_change_ids", "reason"),
+}
 
 
-def _event(ev: AuditEvent) -> PendingQueueAuditEvent:
+def _upstream_event(ev: AuditEvent) -> PendingQueueAuditEvent:
+    action = Action(ev.action or "")
+    data = audit.body(ev)
+    shown = {k: data[k] for k in _UPSTREAM_BODY[action] if data.get(k) is not None}
     return PendingQueueAuditEvent(
         event_id=ev.event_id,
         timestamp=ev.timestamp,
-        action=ev.action or ev.operation,
+        action=action.value,
         logical_user_id=ev.logical_user_id,
-        payload=ev.payload,
+        payload={"after": {**shown, "action": action.value}},
     )
 
 
-def fold_change(change_id: int, events: list[AuditEvent]) -> PendingQueueAuditChange:
-    """One change's state from its events (queue events plus splits that moved it)."""
-    c = PendingQueueAuditChange(change_id=change_id, status="pending", events=[])
+def fold_change(change_id: int, events: list[AuditEvent]) -> PendingQueueAuditChange | None:
+    """One change as upstream's views show it, from its events (and splits that moved it).
+
+    State comes from the log's one fold (:func:`modelref.domain.audit.fold`); a purge leaves
+    the state it ended (upstream lists purged changes with their last status).
+    """
+    record: PendingChangeRecord | None = None
+    shown: list[PendingQueueAuditEvent] = []
     for ev in events:
-        body, action = _body(ev), ev.action
-        if action == "enqueue":
-            c.status = PendingChangeStatus.PENDING.value
-            c.operation, c.category, c.model_name = (
-                body.get("operation"),
-                body.get("category"),
-                body.get("model"),
-            )
-            c.requested_by, c.requested_at = ev.logical_user_id, ev.timestamp
-        elif action == "approve":
-            c.status = PendingChangeStatus.APPROVED.value
-            c.approved_by, c.approved_at = ev.logical_user_id, ev.timestamp
-            c.batch_id, c.batch_title = body.get("batch_id"), body.get("batch_title")
-        elif action in ("reject", "withdraw"):
-            c.status = PendingChangeStatus.REJECTED.value
-            c.rejected_by, c.rejected_at, c.reject_reason = (
-                ev.logical_user_id,
-                ev.timestamp,
-                body.get("reason"),
-            )
-            c.batch_id = body.get("batch_id", c.batch_id)
-            c.batch_title = body.get("batch_title", c.batch_title)
-        elif action == "reserve":
-            c.status, c.applied_job_id = PendingChangeStatus.APPLYING.value, body.get("job_id")
-        elif action in ("release", "recover"):
-            c.status, c.applied_job_id = PendingChangeStatus.APPROVED.value, None
-        elif action == "apply":
-            c.status = PendingChangeStatus.APPLIED.value
-            c.applied_by, c.applied_at, c.applied_job_id = (
-                ev.logical_user_id,
-                ev.timestamp,
-                body.get("job_id"),
-            )
-        elif action == "batch_split" and change_id in body.get("reassigned_change_ids", []):
-            c.batch_id = body.get("new_batch_id")
-        c.events.append(_event(ev))
-    return c
+        record = audit.fold(record, ev, change_id) or record
+        if ev.action in UPSTREAM_ACTIONS:
+            shown.append(_upstream_event(ev))
+    if record is None:
+        return None
+    return PendingQueueAuditChange(
+        change_id=change_id,
+        status=record.status.value,
+        operation=record.operation.value,
+        category=record.category.value,
+        model_name=record.model_name,
+        requested_by=record.requested_by,
+        requested_at=record.requested_at,
+        approved_by=record.approved_by,
+        approved_at=record.approved_at,
+        rejected_by=record.rejected_by,
+        rejected_at=record.rejected_at,
+        reject_reason=record.reject_reason,
+        applied_by=record.applied_by,
+        applied_at=record.applied_at,
+        applied_job_id=record.applied_job_id,
+        batch_id=record.batch_id,
+        batch_title=record.batch_title,
+        events=shown,
+    )
 
 
 def summarize(batch_id: int, events: list[AuditEvent]) -> PendingQueueAuditBatchSummary:
@@ -177,7 +189,7 @@ def summarize(batch_id: int, events: list[AuditEvent]) -> PendingQueueAuditBatch
     rejected: set[int] = set()
     applied: set[int] = set()
     for ev in events:
-        body, action, cid = _body(ev), ev.action, ev.change_id
+        body, action, cid = audit.body(ev), ev.action, ev.change_id
         s.last_event_id = max(s.last_event_id or 0, ev.event_id)
         if action == "batch_split":
             moved = set(body.get("reassigned_change_ids", []))
@@ -209,8 +221,8 @@ def _splits_touching(splits: list[AuditEvent], batch_ids: set[int]) -> list[Audi
     return [
         ev
         for ev in splits
-        if _body(ev).get("new_batch_id") in batch_ids
-        or _body(ev).get("original_batch_id") in batch_ids
+        if audit.body(ev).get("new_batch_id") in batch_ids
+        or audit.body(ev).get("original_batch_id") in batch_ids
     ]
 
 
@@ -223,11 +235,9 @@ class AuditViews:
 
     def current(self, domain: str | None = None) -> PendingQueueAuditCurrentResponse:
         domain = domain or self.default_domain
-        with self.db.read() as conn:
-            ids = queue_store.matching_ids(
-                conn, PendingQueueFilter(statuses={PendingChangeStatus.PENDING})
-            )
-            events = audit_index.queue_events_for_changes(conn, ids, domain)
+        with self.db.read() as tx:
+            ids = tx.queue.ids(PendingQueueFilter(statuses={PendingChangeStatus.PENDING}))
+            events = tx.audit.for_changes(ids, queue_domain=domain)
         by_change: dict[int, list[AuditEvent]] = {}
         for ev in events:
             if ev.change_id is not None:
@@ -235,7 +245,7 @@ class AuditViews:
         changes = [
             c
             for cid, evs in by_change.items()
-            if (c := fold_change(cid, evs)).status == "pending" and c.requested_at is not None
+            if (c := fold_change(cid, evs)) is not None and c.status == "pending"
         ]
         changes.sort(key=lambda c: (c.requested_at or 0, c.change_id), reverse=True)
         return PendingQueueAuditCurrentResponse(
@@ -249,11 +259,11 @@ class AuditViews:
         self, cursor: int | None = None, limit: int = 10, domain: str | None = None
     ) -> PendingQueueAuditBatchPage:
         domain = domain or self.default_domain
-        with self.db.read() as conn:
-            ids = audit_index.batch_ids_before(conn, domain, cursor, limit + 1)
+        with self.db.read() as tx:
+            ids = tx.audit.batch_ids_before(domain, cursor, limit + 1)
             page = ids[:limit]
-            events = audit_index.queue_events_for_batches(conn, page, domain)
-            splits = _splits_touching(audit_index.split_events(conn, domain), set(page))
+            events = tx.audit.for_batches(page, queue_domain=domain)
+            splits = _splits_touching(tx.audit.splits(domain), set(page))
         summaries = []
         for bid in page:
             mine = {e.event_id: e for e in events if e.batch_id == bid}
@@ -264,25 +274,25 @@ class AuditViews:
 
     def batch(self, batch_id: int, domain: str | None = None) -> PendingQueueAuditBatchDetail:
         domain = domain or self.default_domain
-        with self.db.read() as conn:
-            events = audit_index.queue_events_for_batches(conn, [batch_id], domain)
-            splits = audit_index.split_events(conn, domain)
+        with self.db.read() as tx:
+            events = tx.audit.for_batches([batch_id], queue_domain=domain)
+            splits = tx.audit.splits(domain)
             into = [e for e in splits if _touches(e, batch_id)]
-            holders = audit_index.batch_holders(conn, batch_id)
+            holders = [r.change_id for r in tx.queue.in_batch(batch_id)]
             if not events and not into and not holders:
                 raise NotFound("Batch not found")
             candidates = {e.change_id for e in events if e.change_id is not None} | set(holders)
             for ev in into:
-                candidates.update(_body(ev).get("reassigned_change_ids", []))
-            change_events = audit_index.queue_events_for_changes(conn, candidates, domain)
+                candidates.update(audit.body(ev).get("reassigned_change_ids", []))
+            change_events = tx.audit.for_changes(candidates, queue_domain=domain)
         merged = {e.event_id: e for e in events} | {e.event_id: e for e in into}
         summary = summarize(batch_id, sorted(merged.values(), key=lambda e: e.event_id))
         changes = []
         for cid in sorted(candidates):
             own = [e for e in change_events if e.change_id == cid]
-            own += [e for e in splits if cid in _body(e).get("reassigned_change_ids", [])]
+            own += [e for e in splits if cid in audit.body(e).get("reassigned_change_ids", [])]
             change = fold_change(cid, sorted(own, key=lambda e: e.event_id))
-            if change.batch_id == batch_id:
+            if change is not None and change.batch_id == batch_id:
                 changes.append(change)
         return PendingQueueAuditBatchDetail(**summary.model_dump(), changes=changes)
 
@@ -290,15 +300,15 @@ class AuditViews:
         domain = domain or self.default_domain
         detail = self.batch(batch_id, domain)
         applied = [c for c in detail.changes if c.status == PendingChangeStatus.APPLIED.value]
-        with self.db.read() as conn:
-            writes = audit_index.catalog_events_for_changes(conn, [c.change_id for c in applied])
-        groups: dict[tuple[str, str], list[AuditEvent]] = {}
-        for ev in writes:
-            groups.setdefault((ev.category, ev.model_name), []).append(ev)
+        with self.db.read() as tx:
+            writes = tx.audit.catalog_writes(c.change_id for c in applied)
+        nets = {(n.category, n.model_name): n for n in audit.net_changes(writes)}
         for c in applied:  # an applied change without a catalog write still shows up
-            if c.category and c.model_name:
-                groups.setdefault((c.category, c.model_name), [])
-        models = [_net_change(cat, name, evs) for (cat, name), evs in groups.items()]
+            if c.category and c.model_name and (c.category, c.model_name) not in nets:
+                nets[(c.category, c.model_name)] = audit.NetChange(
+                    c.category, c.model_name, None, None
+                )
+        models = [_model_change(n) for n in nets.values()]
         count = {
             op: sum(m.net_operation == op for m in models)
             for op in ("added", "modified", "deleted", "unchanged")
@@ -319,32 +329,17 @@ class AuditViews:
 
 
 def _touches(ev: AuditEvent, batch_id: int) -> bool:
-    body = _body(ev)
+    body = audit.body(ev)
     return batch_id in (body.get("new_batch_id"), body.get("original_batch_id"))
 
 
-def _net_change(category: str, name: str, events: list[AuditEvent]) -> ModelNetChange:
-    before = events[0].payload.get("before") if events else None
-    after = events[-1].payload.get("after") if events else None
-    if before is None and after is not None:
-        op = "added"
-    elif before is not None and after is None:
-        op = "deleted"
-    elif before == after:
-        op = "unchanged"
-    else:
-        op = "modified"
-    diffs = diffing.field_diffs(before, after)
-    try:
-        critical = diffing.is_critical(Category(category), (d["field_path"] for d in diffs))
-    except ValueError:
-        critical = False
+def _model_change(net: audit.NetChange) -> ModelNetChange:
     return ModelNetChange(
-        model_name=name,
-        category=category,
-        net_operation=op,
-        before_state=before,
-        after_state=after,
-        field_diffs=[FieldDiff(**d) for d in diffs],
-        is_critical=critical,
+        model_name=net.model_name,
+        category=net.category,
+        net_operation=net.net_operation,
+        before_state=net.before,
+        after_state=net.after,
+        field_diffs=[FieldDiff(**d) for d in net.field_diffs],
+        is_critical=net.is_critical,
     )

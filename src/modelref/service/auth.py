@@ -16,6 +16,7 @@ from typing import Protocol
 
 import httpx
 
+from modelref.domain.clock import Clock
 from modelref.domain.errors import (
     AuthenticationFailed,
     NotFound,
@@ -23,10 +24,9 @@ from modelref.domain.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from modelref.domain.queue_models import now_ts
 from modelref.settings import Settings
-from modelref.store import key_store
 from modelref.store.database import Database
+from modelref.store.keys import KeyRow
 
 
 class Role(StrEnum):
@@ -72,19 +72,20 @@ class IdentityProvider(Protocol):
 class LocalKeys:
     """API keys issued by ``modelref keys create`` and stored hashed."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
+        self.clock = clock
 
     def identify(self, key: str) -> Identity:
         return self.identify_hash(hash_key(key))
 
     def identify_hash(self, key_hash: str) -> Identity:
         """The identity of an active key given its sha256 (sessions keep only the hash)."""
-        with self.db.read() as conn:
-            row = key_store.active(conn, key_hash)
+        with self.db.read() as tx:
+            row = tx.keys.active(key_hash)
         if row is None:
             raise AuthenticationFailed("Invalid API key")
-        return Identity(str(row.user_id), str(row.username), Role(row.role))
+        return Identity(row.user_id, row.username, Role(row.role))
 
     def create(self, user_id: str, username: str, role: Role | str) -> str:
         """Issue a key; the plain key is returned once and never stored."""
@@ -99,28 +100,23 @@ class LocalKeys:
                 f"role: unknown role {role!r}; expected reader, requestor or approver"
             ) from None
         key = _new_key()
-        with self.db.write() as conn:
-            key_store.add(
-                conn,
-                hash_key(key),
-                key[:10],
-                str(user_id).strip(),
-                str(username).strip(),
-                role.value,
-                now_ts(),
-            )
+        row = KeyRow(
+            key[:10], str(user_id).strip(), str(username).strip(), role.value, self.clock(), None
+        )
+        with self.db.write() as tx:
+            tx.keys.add(hash_key(key), row)
         return key
 
     def list(self) -> list[dict[str, object]]:
-        with self.db.read() as conn:
-            return key_store.all_keys(conn)
+        with self.db.read() as tx:
+            return [dict(r.__dict__) for r in tx.keys.all()]
 
     def revoke(self, key_prefix: str) -> int:
         """Revoke every active key starting with ``key_prefix`` (as shown by ``keys list``)."""
         if len(key_prefix) < 6:
             raise ValidationFailed("key_prefix: give at least 6 characters of the key")
-        with self.db.write() as conn:
-            revoked = key_store.revoke_prefix(conn, key_prefix[:10], now_ts())
+        with self.db.write() as tx:
+            revoked = tx.keys.revoke_prefix(key_prefix[:10], self.clock())
         if revoked == 0:
             raise NotFound(f"No active key starts with {key_prefix!r}")
         return revoked
@@ -128,15 +124,16 @@ class LocalKeys:
     def create_if_empty(self, user_id: str, username: str, role: Role) -> str | None:
         """Issue a first key only when none exists, atomically (two first starts race here)."""
         key = _new_key()
-        with self.db.write() as conn:
-            if key_store.any_key(conn):
+        row = KeyRow(key[:10], user_id, username, role.value, self.clock(), None)
+        with self.db.write() as tx:
+            if tx.keys.any():
                 return None
-            key_store.add(conn, hash_key(key), key[:10], user_id, username, role.value, now_ts())
+            tx.keys.add(hash_key(key), row)
         return key
 
     def is_empty(self) -> bool:
-        with self.db.read() as conn:
-            return not key_store.any_key(conn)
+        with self.db.read() as tx:
+            return not tx.keys.any()
 
 
 class HordeUsers:
@@ -205,8 +202,8 @@ class Authenticator:
         return identity
 
 
-def build_authenticator(settings: Settings, db: Database) -> Authenticator:
+def build_authenticator(settings: Settings, keys: LocalKeys) -> Authenticator:
     """The provider chosen by ``MODELREF_AUTH``."""
     if settings.auth == "horde":
         return Authenticator(HordeUsers(settings))
-    return Authenticator(LocalKeys(db))
+    return Authenticator(keys)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelref.domain import diff as diffing
-from modelref.domain import records
+from modelref.domain import payloads, records
 from modelref.domain.categories import AuditOperation, Category
 from modelref.domain.errors import NotFound, ValidationFailed
 from modelref.domain.queue_models import (
@@ -16,15 +14,10 @@ from modelref.domain.queue_models import (
     PendingChangeRecord,
     PendingChangeStatus,
 )
+from modelref.domain.transitions import OPEN
 from modelref.service import rendering
-from modelref.service.queue import is_legacy_payload
-from modelref.service.queue_tx import Actor
-from modelref.store import catalog_store, queue_store
+from modelref.store.catalog import CatalogRow
 from modelref.store.database import Database
-
-if TYPE_CHECKING:
-    from modelref.service.catalog_io import ImportReport
-    from modelref.service.publish import Publisher
 
 
 class CatalogService:
@@ -32,68 +25,58 @@ class CatalogService:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        #: Set by :class:`Services` when a publish dir is configured: imports publish the
-        #: categories they changed right after commit, as applies do.
-        self.publisher: Publisher | None = None
 
     # ------------------------------------------------------------------ versions
     def versions(self) -> dict[Category, int]:
         """Current version of every category that has ever been written."""
-        with self.db.read() as conn:
-            raw = catalog_store.versions(conn)
+        with self.db.read() as tx:
+            raw = tx.catalog.versions()
         return {Category(k): v for k, v in raw.items() if k in Category.__members__}
 
     def metadata(self, category: Category) -> dict[str, Any] | None:
         """Upstream-style ``CategoryMetadata`` for one category (None if never written)."""
-        with self.db.read() as conn:
-            row = catalog_store.version_row(conn, category.value)
-            total = len(catalog_store.hashes(conn, category.value)) if row else 0
+        with self.db.read() as tx:
+            row = tx.catalog.version(category.value)
+            total = tx.catalog.count(category.value) if row else 0
         if row is None:
             return None
         return {
             "category": category.value,
-            "last_updated": row["last_updated"],
-            "last_operation_type": row["last_operation_type"],
-            "last_operation_model": row["last_operation_model"],
-            "total_creates": row["total_creates"],
-            "total_updates": row["total_updates"],
-            "total_deletes": row["total_deletes"],
+            "last_updated": row.last_updated,
+            "last_operation_type": row.last_operation_type,
+            "last_operation_model": row.last_operation_model,
+            "total_creates": row.total_creates,
+            "total_updates": row.total_updates,
+            "total_deletes": row.total_deletes,
             "total_models": total,
-            "initialization_time": row["initialization_time"],
-            "last_successful_operation": row["last_updated"],
+            "initialization_time": row.initialization_time,
+            "last_successful_operation": row.last_updated,
             "error_count": 0,
             "metadata_schema_version": "1.0.0",
             "backend_type": "modelref-sql",
-            "version": row["version"],
+            "version": row.version,
         }
 
     # ------------------------------------------------------------------ reads
     def records(self, category: Category) -> tuple[dict[str, dict[str, Any]], int]:
         """Every record of a category in file order, with the version they belong to."""
-        with self.db.read() as conn:
-            rows = catalog_store.list_category(conn, category.value)
-            row = catalog_store.version_row(conn, category.value)
-        return {r.name: r.record for r in rows}, int(row["version"]) if row else 0
+        rows, version = self.stored(category)
+        return {r.name: r.record for r in rows}, version
 
-    def stored(self, category: Category) -> tuple[list[catalog_store.StoredRecord], int]:
+    def stored(self, category: Category) -> tuple[list[CatalogRow], int]:
         """Rows with hashes and extras (export and legacy rendering need the extras)."""
-        with self.db.read() as conn:
-            rows = catalog_store.list_category(conn, category.value)
-            row = catalog_store.version_row(conn, category.value)
-        return rows, int(row["version"]) if row else 0
+        with self.db.read() as tx:
+            rows = tx.catalog.rows(category.value)
+            row = tx.catalog.version(category.value)
+        return rows, row.version if row else 0
 
     def record(self, category: Category, name: str) -> dict[str, Any]:
         """One live record or :class:`NotFound`."""
-        with self.db.read() as conn:
-            stored = catalog_store.get(conn, category.value, name)
+        with self.db.read() as tx:
+            stored = tx.catalog.get(category.value, name)
         if stored is None:
             raise NotFound(f"Model '{name}' not found in category '{category.value}'")
         return stored.record
-
-    def category_bytes(self, category: Category) -> tuple[bytes, int]:
-        """The category's v2 JSON as served and published, with its version."""
-        records, version = self.records(category)
-        return rendering.dump_v2(records), version
 
     def render_files(
         self, category: Category, fmt: rendering.Format = "both"
@@ -108,34 +91,14 @@ class CatalogService:
         records = {r.name: r.record for r in rows}
         return rendering.legacy_view(category, records, {r.name: r.extras for r in rows})
 
-    # ------------------------------------------------------------------ files
-    def import_path(
-        self, path: Path, actor: Actor, progress: Callable[[str], None] | None = None
-    ) -> ImportReport:
-        """Load reference files (v2 and/or legacy) from ``path``; see :mod:`catalog_io`."""
-        from modelref.service import catalog_io
-
-        return catalog_io.import_path(self, path, actor, progress)
-
-    def export(
-        self,
-        out_dir: Path,
-        fmt: rendering.Format = "v2",
-        progress: Callable[[str], None] | None = None,
-    ) -> list[Path]:
-        """Write every category's files under ``out_dir`` atomically."""
-        from modelref.service import catalog_io
-
-        return catalog_io.export(self, out_dir, fmt, progress)
-
     # ------------------------------------------------------------------ beta view
     def beta_view(self, category: Category) -> dict[str, dict[str, Any]]:
         """Pending+approved create/update payloads per model; latest (updated_at, id) wins."""
-        with self.db.read() as conn:
-            open_changes = queue_store.open_in_category(conn, category.value)
+        with self.db.read() as tx:
+            open_changes = tx.queue.open_in_category(category.value)
         winners: dict[str, PendingChangeRecord] = {}
         for rec in open_changes:
-            if rec.operation.value == "delete" or rec.payload is None:
+            if rec.operation is AuditOperation.DELETE or rec.payload is None:
                 continue
             best = winners.get(rec.model_name)
             if best is None or (rec.updated_at, rec.change_id) > (best.updated_at, best.change_id):
@@ -152,11 +115,11 @@ class CatalogService:
 
     def diffs(self, change_ids: list[int]) -> PendingChangeDiffPage:
         """Diffs in request order; unknown ids are reported in ``errors``."""
-        with self.db.read() as conn:
-            changes = queue_store.get_many(conn, change_ids)
+        with self.db.read() as tx:
+            changes = tx.queue.get_many(change_ids)
             keys = {(c.category.value, c.model_name) for c in changes.values()}
-            live = catalog_store.get_many(conn, keys)
-            open_by_model = queue_store.open_ids_by_model(conn, keys)
+            live = tx.catalog.get_many(keys)
+            open_by_model = tx.queue.open_ids_by_model(keys)
         page = PendingChangeDiffPage(total=len(change_ids))
         for cid in change_ids:
             change = changes.get(cid)
@@ -169,7 +132,7 @@ class CatalogService:
             current = live.get(key)
             current_state = current.record if current else None
             compared = _comparable(change, current_state)
-            if current is not None and is_legacy_payload(change.request_metadata):
+            if current is not None and payloads.is_legacy(change.request_metadata):
                 current_state = compared = _legacy_entry(change.category, current)
             try:
                 diff = diffing.build_diff(
@@ -194,7 +157,7 @@ def _comparable(change: PendingChangeRecord, live: dict[str, Any] | None) -> dic
     carries them, so a raw comparison shows those as "added", and ``inpainting`` even makes
     every image update critical. Delete diffs compare the record exactly as stored.
     """
-    if live is None or change.operation is AuditOperation.delete:
+    if live is None or change.operation is AuditOperation.DELETE:
         return live
     try:
         return records.validate_record(change.category, live)
@@ -202,7 +165,7 @@ def _comparable(change: PendingChangeRecord, live: dict[str, Any] | None) -> dic
         return live
 
 
-def _legacy_entry(category: Category, stored: catalog_store.StoredRecord) -> dict[str, Any]:
+def _legacy_entry(category: Category, stored: CatalogRow) -> dict[str, Any]:
     """The live record as a legacy entry, so legacy payloads diff like for like."""
     view = rendering.legacy_view(
         category, {stored.name: stored.record}, {stored.name: stored.extras}
@@ -213,10 +176,6 @@ def _legacy_entry(category: Category, stored: catalog_store.StoredRecord) -> dic
 
 def _is_stale(change: PendingChangeRecord, live_hash: str | None) -> bool:
     """Only open changes can be stale; applied/rejected ones are history."""
-    if change.status not in (
-        PendingChangeStatus.PENDING,
-        PendingChangeStatus.APPROVED,
-        PendingChangeStatus.APPLYING,
-    ):
+    if change.status not in OPEN and change.status is not PendingChangeStatus.APPLYING:
         return False
     return live_hash != change.base_hash

@@ -17,16 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from modelref.domain import legacy_image, legacy_text, records
+from modelref.domain.actors import Actor
+from modelref.domain.audit import NewEvent
 from modelref.domain.canonical import content_hash
 from modelref.domain.categories import V2_FILE_NAMES, Category
+from modelref.domain.clock import Clock
 from modelref.domain.errors import ValidationFailed
 from modelref.domain.formats import detect_format
-from modelref.domain.queue_models import now_ts
 from modelref.service.catalog import CatalogService
 from modelref.service.files import atomic_write
-from modelref.service.queue_tx import Actor
 from modelref.service.rendering import Format
-from modelref.store import audit_store, catalog_store
+from modelref.store.catalog import CatalogRow
+from modelref.store.database import Database
 
 Progress = Callable[[str], None]
 
@@ -132,7 +134,7 @@ def _pick(sources: list[SourceFile], fmt: str) -> SourceFile | None:
 
 def plan_category(
     category: Category, sources: list[SourceFile]
-) -> tuple[list[tuple[str, dict[str, Any], str, dict[str, Any] | None]], list[SourceFile]]:
+) -> tuple[list[CatalogRow], list[SourceFile]]:
     """The rows a category will hold: v2 content wins; legacy files contribute extras."""
     v2 = _pick(sources, "v2")
     legacy = _pick(sources, "legacy")
@@ -157,12 +159,33 @@ def plan_category(
             raise ValidationFailed(f"{src}: model {name!r}: {exc.message}") from None
         digest = content_hash(record)
         assert digest is not None
-        rows.append((name, record, digest, extras or None))
+        rows.append(CatalogRow(category.value, name, record, digest, extras or None))
     return rows, used
 
 
+class CatalogFiles:
+    """``modelref import`` and ``modelref export`` over one database."""
+
+    def __init__(self, db: Database, catalog: CatalogService, clock: Clock) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.clock = clock
+
+    def import_path(
+        self, path: Path, actor: Actor, progress: Progress | None = None
+    ) -> ImportReport:
+        """Load a directory (or file) of v2 and/or legacy reference files into the catalog."""
+        return import_path(self.db, path, actor, self.clock(), progress)
+
+    def export(
+        self, out_dir: Path, fmt: Format = "v2", progress: Progress | None = None
+    ) -> list[Path]:
+        """Write every category's files under ``out_dir`` atomically."""
+        return export(self.catalog, out_dir, fmt, progress)
+
+
 def import_path(
-    catalog: CatalogService, path: Path, actor: Actor, progress: Progress | None = None
+    db: Database, path: Path, actor: Actor, now: int, progress: Progress | None = None
 ) -> ImportReport:
     """Load a directory (or file) of v2 and/or legacy reference files into the catalog."""
     sources, skipped = scan(path)
@@ -178,12 +201,11 @@ def import_path(
             progress(category.value)
         rows, used = plan_category(category, by_category[category])
         plans.append((category, rows, used))
-    now = now_ts()
-    with catalog.db.write() as conn:
+    with db.write() as tx:
         for category, rows, used in plans:
-            existing = catalog_store.list_category(conn, category.value)
+            existing = tx.catalog.rows(category.value)
             before = {r.name: r.content_hash for r in existing}
-            after = {name: digest for name, _rec, digest, _ex in rows}
+            after = {r.name: r.content_hash for r in rows}
             item = CategoryImport(
                 category=category.value,
                 source="+".join(s.fmt for s in used),
@@ -194,41 +216,40 @@ def import_path(
                 updated=sum(1 for n in after if n in before and before[n] != after[n]),
             )
             same_order = [r.name for r in existing] == list(after)
-            same_extras = {r.name: r.extras for r in existing} == {n: e for n, _r, _d, e in rows}
+            same_extras = {r.name: r.extras for r in existing} == {r.name: r.extras for r in rows}
             item.changed = not (before == after and same_order and same_extras)
             report.categories.append(item)
             if not item.changed:
                 continue
-            catalog_store.replace_category(conn, category.value, rows, now)
             sha = hashlib.sha256("".join(s.sha256 for s in used).encode()).hexdigest()
-            catalog_store.bump_version(conn, category.value, now, None, None, sha)
-            audit_store.append(
-                conn,
-                timestamp=now,
-                domain="v2",
-                category=category.value,
-                model_name="*",
-                operation="import",
-                action="import",
-                change_id=None,
-                batch_id=None,
-                job_id=None,
-                logical_user_id=actor.user_id,
-                username=actor.username,
-                payload={
-                    "files": {_source_name(path, s.path): s.sha256 for s in used},
-                    "file_sha256": sha,
-                    "added": item.added,
-                    "updated": item.updated,
-                    "removed": item.removed,
-                    "records": {name: rec for name, rec, _d, _e in rows},
-                },
+            tx.catalog.replace(category.value, rows, now, sha)
+            tx.audit.append(
+                [
+                    NewEvent(
+                        timestamp=now,
+                        domain="v2",
+                        category=category.value,
+                        model_name="*",
+                        operation="import",
+                        action="import",
+                        change_id=None,
+                        batch_id=None,
+                        job_id=None,
+                        logical_user_id=actor.user_id,
+                        username=actor.username,
+                        payload={
+                            "files": {_source_name(path, s.path): s.sha256 for s in used},
+                            "file_sha256": sha,
+                            "added": item.added,
+                            "updated": item.updated,
+                            "removed": item.removed,
+                            "records": {r.name: r.record for r in rows},
+                        },
+                    )
+                ]
             )
-    if catalog.publisher is not None and report.changed:
-        try:
-            catalog.publisher.publish([Category(c) for c in report.changed])
-        except OSError:
-            log.exception("publishing %s failed; start-up will retry", report.changed)
+    if report.changed:
+        log.info("imported %s from %s by %s", report.changed, path, actor.user_id)
     return report
 
 

@@ -1,16 +1,26 @@
-"""One object holding every service of a deployment, built from :class:`Settings`."""
+"""One object holding every service of a deployment, wired once from :class:`Settings`.
+
+The wiring that must hold on every edge lives here: the commit listeners (refresh this
+process's read cache, republish files) are registered on the database, so an apply or an
+import from the API, the reviewer UI, the CLI or the library gets them alike.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
+from modelref.domain.clock import Clock, system_clock
 from modelref.service.apply import ApplyEngine
 from modelref.service.audit import AuditService
 from modelref.service.auth import Authenticator, LocalKeys, build_authenticator
 from modelref.service.catalog import CatalogService
+from modelref.service.catalog_io import CatalogFiles
+from modelref.service.history import HistoryService
 from modelref.service.publish import Publisher
-from modelref.service.queue import PendingQueueService
+from modelref.service.read_cache import ReadCache
+from modelref.service.reservations import Reservations
+from modelref.service.review import ReviewService
 from modelref.settings import Settings
 from modelref.store import migrate
 from modelref.store.database import Database
@@ -24,42 +34,62 @@ class Services:
 
     settings: Settings
     db: Database
-    queue: PendingQueueService
-    catalog: CatalogService
+    clock: Clock
+    review: ReviewService
+    reservations: Reservations
     apply: ApplyEngine
+    catalog: CatalogService
+    files: CatalogFiles
     audit: AuditService
+    history: HistoryService
     auth: Authenticator
     keys: LocalKeys
+    read_cache: ReadCache
     publisher: Publisher | None
 
     @classmethod
-    def open(cls, settings: Settings | None = None, *, recover: bool = False) -> Services:
+    def open(
+        cls, settings: Settings | None = None, *, recover: bool = False, clock: Clock | None = None
+    ) -> Services:
         """Connect, migrate and (with ``recover``) run start-up crash recovery."""
         settings = settings or Settings()
         db = Database(settings.database_url)
         migrate.upgrade(db)
-        queue = PendingQueueService(db, settings)
-        catalog = CatalogService(db)
-        publisher = Publisher(catalog, settings.publish_dir) if settings.publish_dir else None
-        catalog.publisher = publisher
-        services = cls(
-            settings=settings,
-            db=db,
-            queue=queue,
-            catalog=catalog,
-            apply=ApplyEngine(queue, publisher),
-            audit=AuditService(db),
-            auth=build_authenticator(settings, db),
-            keys=LocalKeys(db),
-            publisher=publisher,
-        )
+        services = cls.build(db, settings, clock or system_clock)
         if recover:
             services.recover()
         return services
 
+    @classmethod
+    def build(cls, db: Database, settings: Settings, clock: Clock) -> Services:
+        """Wire the services on an open, migrated database."""
+        catalog = CatalogService(db)
+        publisher = Publisher(catalog, settings.publish_dir) if settings.publish_dir else None
+        read_cache = ReadCache(catalog, interval=settings.cache_interval)
+        keys = LocalKeys(db, clock)
+        db.on_commit(read_cache.on_commit)
+        if publisher is not None:
+            db.on_commit(publisher.on_commit)
+        return cls(
+            settings=settings,
+            db=db,
+            clock=clock,
+            review=ReviewService(db, settings, clock),
+            reservations=Reservations(db, settings, clock),
+            apply=ApplyEngine(db, settings, clock),
+            catalog=catalog,
+            files=CatalogFiles(db, catalog, clock),
+            audit=AuditService(db),
+            history=HistoryService(db),
+            auth=build_authenticator(settings, keys),
+            keys=keys,
+            read_cache=read_cache,
+            publisher=publisher,
+        )
+
     def recover(self) -> dict[str, list[str]]:
         """Start-up recovery: revert stuck APPLYING records, republish lagging files."""
-        reverted = self.queue.scan_stuck_applying()
+        reverted = self.reservations.scan_stuck_applying()
         republished = self.publisher.catch_up() if self.publisher else []
         return {
             "reverted": [str(r.change_id) for r in reverted],

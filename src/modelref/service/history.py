@@ -9,31 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
-
 from modelref.domain import diff as domain_diff
-from modelref.domain.audit import QUEUE_CATEGORY, AuditEvent
+from modelref.domain.audit import QUEUE_CATEGORY, AuditEvent, NetChange, net_changes
 from modelref.domain.errors import ValidationFailed
 from modelref.domain.queue_models import PendingChangeStatus
 from modelref.domain.transitions import Action
-from modelref.store import audit_store, queue_store
 from modelref.store.database import Database
+from modelref.store.unit_of_work import Transaction
 
 MAX_PAGE = 50
-
-
-@dataclass
-class NetChange:
-    """What a batch did to one model: the record before its first and after its last write."""
-
-    category: str
-    model_name: str
-    operation: str
-    change_ids: list[int]
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    field_diffs: list[dict[str, Any]]
-    forced: bool = False
 
 
 @dataclass
@@ -79,66 +63,44 @@ class HistoryService:
             raise ValidationFailed(f"limit: must be between 1 and {MAX_PAGE}")
         if before is not None and before < 1:
             raise ValidationFailed("before: must be a positive cursor")
-        with self.db.read() as conn:
-            rows = audit_store.applied_batch_page(conn, before, limit + 1)
+        with self.db.read() as tx:
+            rows = tx.audit.applied_batches(before, limit + 1)
             page = rows[:limit]
-            batches = [_batch(conn, batch_id) for batch_id, _ in page]
+            batches = [_batch(tx, batch_id) for batch_id, _ in page]
         next_cursor = page[-1][1] if len(rows) > limit and page else None
         return BatchPage(batches=batches, next_cursor=next_cursor)
 
     def batch(self, batch_id: int) -> AppliedBatch:
         """One batch with its net changes (empty ``changes`` when nothing was applied yet)."""
-        with self.db.read() as conn:
-            return _batch(conn, batch_id)
+        with self.db.read() as tx:
+            return _batch(tx, batch_id)
 
     def model_timeline(self, category: str, model_name: str) -> list[TimelineEntry]:
         """Every proposal, decision and catalog write about one model, oldest first."""
-        with self.db.read() as conn:
-            ids = queue_store.ids_for_model(conn, category, model_name)
-            events = {ev.event_id: ev for ev in audit_store.for_changes(conn, ids)}
-            for ev in audit_store.for_model(conn, category, model_name):
+        with self.db.read() as tx:
+            ids = tx.queue.ids_for_model(category, model_name)
+            events = {ev.event_id: ev for ev in tx.audit.for_changes(ids)}
+            for ev in tx.audit.for_model(category, model_name):
                 events[ev.event_id] = ev
         return [_entry(events[k]) for k in sorted(events)]
 
 
-def _batch(conn: Connection, batch_id: int) -> AppliedBatch:
-    members = queue_store.in_batch(conn, batch_id)
+def _batch(tx: Transaction, batch_id: int) -> AppliedBatch:
+    members = tx.queue.in_batch(batch_id)
     applied = [r for r in members if r.status is PendingChangeStatus.APPLIED]
     writes = [
         ev
-        for ev in audit_store.for_batch(conn, batch_id)
+        for ev in tx.audit.for_batches([batch_id])
         if ev.category != QUEUE_CATEGORY and ev.action is None
     ]
-    result = AppliedBatch(
+    return AppliedBatch(
         batch_id=batch_id,
         title=next((r.batch_title for r in members if r.batch_title), None),
         applied_at=max((r.applied_at or 0 for r in applied), default=0),
         applied_by=next((r.applied_username for r in applied if r.applied_username), None),
         change_ids=[r.change_id for r in applied],
+        changes=net_changes(writes),
     )
-    by_model: dict[tuple[str, str], NetChange] = {}
-    for ev in writes:
-        key = (ev.category, ev.model_name)
-        before, after = ev.payload.get("before"), ev.payload.get("after")
-        net = by_model.get(key)
-        if net is None:
-            net = NetChange(ev.category, ev.model_name, ev.operation, [], before, after, [])
-            by_model[key] = net
-        net.after = after
-        net.operation = _net_operation(net.before, after)
-        net.forced = net.forced or bool(ev.payload.get("forced"))
-        if ev.change_id is not None:
-            net.change_ids.append(ev.change_id)
-    for net in by_model.values():
-        net.field_diffs = domain_diff.field_diffs(net.before, net.after)
-    result.changes = list(by_model.values())
-    return result
-
-
-def _net_operation(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
-    if before is None:
-        return "create" if after is not None else "none"
-    return "delete" if after is None else "update"
 
 
 _LABELS = {

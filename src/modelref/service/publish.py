@@ -1,12 +1,14 @@
 """Derived files: write category files atomically after commit, and catch up at start-up.
 
-Each published category has a marker ``.<file>.version`` holding the catalog version the file
-was written from, so a restart can tell which files are behind the database.
+The container registers :meth:`Publisher.on_commit` on the database, so every write that
+changed catalog rows (an apply or an import, from the API, the UI, the CLI or the library)
+republishes those categories once it has committed. Each published category has a marker
+``.<category>.version`` holding the catalog version its files were written from, so a restart
+can tell which files are behind the database (a crash between commit and publish).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 from modelref.domain.categories import Category
 from modelref.service.catalog import CatalogService
 from modelref.service.files import atomic_write
+from modelref.store.unit_of_work import Transaction
 
 log = logging.getLogger("modelref.publish")
 
@@ -34,8 +37,14 @@ class Publisher:
         except (FileNotFoundError, ValueError):
             return 0
 
+    def on_commit(self, tx: Transaction) -> None:
+        """After-commit listener: republish the categories ``tx`` wrote."""
+        changed = [Category(c) for c in sorted(tx.changed_categories)]
+        if changed:
+            self.publish(changed)
+
     def publish(self, categories: Iterable[Category]) -> list[Category]:
-        """Write the given categories' files from one consistent snapshot."""
+        """Write the given categories' files, each from one consistent snapshot."""
         written = []
         for category in categories:
             files, version = self.catalog.render_files(category)
@@ -55,7 +64,3 @@ class Publisher:
         for category in behind:
             log.warning("published %s is behind the database; republishing", category.value)
         return self.publish(behind)
-
-
-def read_json(path: Path) -> object:
-    return json.loads(path.read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ import logging
 import threading
 
 from modelref.domain.errors import ModelrefError
-from modelref.service.queue import PendingQueueService
+from modelref.service.reservations import Reservations
 
 log = logging.getLogger("modelref.recovery")
 
@@ -21,8 +21,8 @@ log = logging.getLogger("modelref.recovery")
 class LeaseReaper:
     """A daemon thread calling ``scan_stuck_applying(only_expired=True)`` periodically."""
 
-    def __init__(self, queue: PendingQueueService, interval: float = 30.0) -> None:
-        self.queue = queue
+    def __init__(self, reservations: Reservations, interval: float = 30.0) -> None:
+        self.reservations = reservations
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -41,7 +41,7 @@ class LeaseReaper:
     def run_once(self) -> int:
         """One sweep; returns how many reservations were reverted."""
         try:
-            return len(self.queue.scan_stuck_applying(only_expired=True))
+            return len(self.reservations.scan_stuck_applying(only_expired=True))
         except ModelrefError:
             log.exception("lease sweep failed; will retry")
             return 0

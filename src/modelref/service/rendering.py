@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from modelref.domain import legacy_image, legacy_text
 from modelref.domain.categories import LEGACY_CATEGORIES, V2_FILE_NAMES, Category
-from modelref.store.catalog_store import StoredRecord
+from modelref.store.catalog import CatalogRow
 
 Format = Literal["v2", "legacy", "both"]
 
@@ -25,7 +25,7 @@ def dump_v2(records: dict[str, Any]) -> bytes:
     return (json.dumps(records, indent=4, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def render(category: Category, rows: Sequence[StoredRecord], fmt: Format) -> dict[str, bytes]:
+def render(category: Category, rows: Sequence[CatalogRow], fmt: Format) -> dict[str, bytes]:
     """Relative path -> file bytes for one category in the requested format(s)."""
     files: dict[str, bytes] = {}
     records = {r.name: r.record for r in rows}

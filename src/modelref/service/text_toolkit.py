@@ -1,8 +1,7 @@
 """Text-model toolkit proposals (upstream's group and name-exception enqueuers).
 
 Both only *propose* updates: each member becomes an ordinary pending change that goes through
-review like any other. Every payload is validated before the first change is queued, so a bad
-field never leaves a half-queued group behind.
+review like any other. A group is queued in one transaction: all of its changes or none.
 """
 
 from __future__ import annotations
@@ -12,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelref.domain import records
+from modelref.domain.actors import Actor
 from modelref.domain.categories import AuditOperation, Category
 from modelref.domain.errors import NotFound, ValidationFailed
 from modelref.domain.text_variants import has_backend_prefix
 from modelref.service.catalog import CatalogService
-from modelref.service.queue import PendingQueueService
-from modelref.service.queue_tx import Actor
+from modelref.service.review import Proposal, ReviewService
 
 TEXT = Category.text_generation
 #: Fields a group update may not touch: they identify or key the record.
@@ -34,7 +33,7 @@ class GroupProposal:
 
 
 def propose_group_fields(
-    queue: PendingQueueService,
+    review: ReviewService,
     catalog: CatalogService,
     group_name: str,
     fields: dict[str, Any],
@@ -64,24 +63,20 @@ def propose_group_fields(
         except ValidationFailed as exc:
             raise ValidationFailed(f"{name}: {exc.message}") from None
     request_id = str(uuid.uuid4())
-    ids = [
-        queue.enqueue_change(
-            category=TEXT,
-            model_name=name,
-            operation=AuditOperation.update,
-            payload=payload,
-            requestor_id=actor.user_id,
-            requestor_username=actor.username,
-            notes=f"group update of '{group}': {', '.join(sorted(fields))}",
-            request_metadata={"route": "update_text_group_common_fields", "batch_id": request_id},
-        ).change_id
-        for name, payload in payloads.items()
-    ]
+    notes = f"group update of '{group}': {', '.join(sorted(fields))}"
+    metadata = {"route": "update_text_group_common_fields", "batch_id": request_id}
+    queued = review.enqueue_many(
+        [
+            Proposal(TEXT, name, AuditOperation.UPDATE, payload, actor, notes, metadata)
+            for name, payload in payloads.items()
+        ]
+    )
+    ids = [c.change_id for c in queued]
     return GroupProposal(updated_count=len(ids), batch_id=request_id, pending_change_ids=ids)
 
 
 def propose_name_exception(
-    queue: PendingQueueService,
+    review: ReviewService,
     catalog: CatalogService,
     model_name: str,
     reason: str | None,
@@ -94,14 +89,9 @@ def propose_name_exception(
         record.pop("name_schema_exception", None)
     else:
         record["name_schema_exception"] = text
-    change = queue.enqueue_change(
-        category=TEXT,
-        model_name=model_name,
-        operation=AuditOperation.update,
-        payload=record,
-        requestor_id=actor.user_id,
-        requestor_username=actor.username,
-        notes=f"name schema exception: {text}" if text else "name schema exception cleared",
-        request_metadata={"route": "update_text_name_exception"},
+    notes = f"name schema exception: {text}" if text else "name schema exception cleared"
+    metadata = {"route": "update_text_name_exception"}
+    (change,) = review.enqueue_many(
+        [Proposal(TEXT, model_name, AuditOperation.UPDATE, record, actor, notes, metadata)]
     )
     return change.change_id

@@ -10,17 +10,27 @@ retry loops. Reads never take that lock.
 from __future__ import annotations
 
 import fcntl
+import functools
+import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
+from modelref import faults
 from modelref.domain.errors import StorageError
+from modelref.store.unit_of_work import Transaction
+
+log = logging.getLogger("modelref.store")
+
+#: Called with every committed write transaction (wired once, by the service container).
+CommitListener = Callable[[Transaction], None]
 
 #: Arbitrary constant naming modelref's global write lock in PostgreSQL.
 _PG_WRITE_LOCK = 0x6D6F64656C726566 & 0x7FFFFFFFFFFFFFFF
@@ -38,6 +48,8 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
+        self._listeners: list[CommitListener] = []
+        self._local = threading.local()
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         self.sqlite_path: Path | None = None
@@ -74,27 +86,51 @@ class Database:
 
         return engine
 
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call ``listener(tx)`` after every write transaction that committed."""
+        self._listeners.append(listener)
+
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A serialized read-write transaction; commits on success, rolls back on error."""
+    def write(self) -> Iterator[Transaction]:
+        """The unit of work: a serialized read-write transaction.
+
+        Commits when the block ends, rolls back if it raises; then (commit only) runs the
+        transaction's ``after_commit`` callbacks and the commit listeners. A second write
+        opened inside the first would wait for the lock the first holds, so it is refused.
+        """
+        if getattr(self._local, "writing", False):
+            raise RuntimeError("a write transaction is already open in this thread")
+        self._local.writing = True
         try:
-            with self.engine.connect() as conn:
+            with self._translated(), self.engine.connect() as conn:
                 conn = conn.execution_options(modelref_write=True)
                 with conn.begin():
                     if self.dialect == "postgresql":
                         conn.execute(
                             text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK}
                         )
-                    yield conn
-        except OperationalError as exc:
-            raise StorageError(f"database error: {exc.orig}") from exc
+                    tx = Transaction(conn, writable=True)
+                    yield tx
+        finally:
+            self._local.writing = False
+        # Crash seam: a catalog write is durable, its after-commit effects have not run.
+        faults.point("after_commit" if tx.changed_categories else "after_queue_commit")
+        for effect in tx.committed_callbacks():
+            _after_commit(effect)
+        for listener in self._listeners:
+            _after_commit(functools.partial(listener, tx))
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> Iterator[Transaction]:
         """A read-only snapshot transaction (never blocks writers on SQLite WAL)."""
+        with self._translated(), self.engine.connect() as conn, conn.begin():
+            yield Transaction(conn, writable=False)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Driver failures (lost connection, lock timeout) become :class:`StorageError`."""
         try:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
+            yield
         except OperationalError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
 
@@ -126,4 +162,12 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["DBAPIError", "Database", "normalize_url"]
+def _after_commit(effect: Callable[[], None]) -> None:
+    """Run one after-commit step; its failure is logged, the commit stands."""
+    try:
+        effect()
+    except Exception:
+        log.exception("an after-commit step failed (the transaction did commit)")
+
+
+__all__ = ["Database", "Transaction", "normalize_url"]

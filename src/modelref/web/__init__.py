@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from modelref.service.container import Services
-from modelref.service.history import HistoryService
 from modelref.web import routes_auth, routes_batches, routes_catalog, routes_queue
 from modelref.web.context import WebContext, build_env
 from modelref.web.session import SessionSigner, load_secret
@@ -29,7 +28,6 @@ def mount(app: FastAPI, services: Services) -> None:
             recheck=services.keys.identify_hash if services.settings.auth == "local" else None,
         ),
         env=build_env(),
-        history=HistoryService(services.db),
     )
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     for module in (routes_auth, routes_queue, routes_batches, routes_catalog):

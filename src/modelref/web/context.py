@@ -25,26 +25,14 @@ from starlette.exceptions import HTTPException
 
 from modelref.domain import errors
 from modelref.domain.queue_models import PendingChangeStatus, PendingQueueFilter
+from modelref.http_status import status_of
 from modelref.service.auth import Role
 from modelref.service.container import Services
-from modelref.service.history import HistoryService
 from modelref.web.session import Session, SessionSigner, csrf_seed, current
 
 log = logging.getLogger("modelref.web")
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-#: Domain error class -> HTTP status of the error page (the MRO is walked, like the API).
-STATUS: dict[type[errors.ModelrefError], int] = {
-    errors.NotFound: 404,
-    errors.ValidationFailed: 422,
-    errors.InvalidTransition: 409,
-    errors.Conflict: 409,
-    errors.PermissionDenied: 403,
-    errors.AuthenticationFailed: 401,
-    errors.ServiceUnavailable: 503,
-    errors.StorageError: 503,
-}
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -110,11 +98,10 @@ class WebContext:
     services: Services
     signer: SessionSigner
     env: jinja2.Environment
-    history: HistoryService
 
     def pending_count(self) -> int:
         flt = PendingQueueFilter(statuses={PendingChangeStatus.PENDING})
-        return self.services.queue.list_changes(flt, 0, 1).total
+        return self.services.review.list_changes(flt, 0, 1).total
 
     def render(
         self,
@@ -193,13 +180,6 @@ def need(session: Session, role: Role) -> None:
         raise errors.PermissionDenied(f"This needs the {role.value} role.")
 
 
-def status_for(exc: errors.ModelrefError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 400
-
-
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
@@ -232,7 +212,7 @@ class UIRoute(APIRoute):
                 )
             except errors.ModelrefError as exc:
                 session = current(request, ctx.signer)
-                return ctx.error_page(request, status_for(exc), exc.message, session)
+                return ctx.error_page(request, status_of(exc), exc.message, session)
             except RequestValidationError:
                 session = current(request, ctx.signer)
                 return ctx.error_page(request, 404, "No such page: check the address.", session)

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from modelref.domain.categories import Category
-from modelref.domain.errors import ModelrefError, NotFound, ValidationFailed
+from modelref.domain.errors import ApplyFailed, ModelrefError, NotFound, ValidationFailed
 from modelref.domain.queue_models import PendingChangeStatus, PendingQueueFilter
-from modelref.service.apply import ApplyFailed
 from modelref.service.auth import Role
 from modelref.web.context import Form, UIRoute, Viewer, Web, WebContext, need, see_other
 from modelref.web.routes_queue import diff_map
@@ -24,7 +23,7 @@ HISTORY_PAGE = 10
 @router.get("/ui/apply", response_class=HTMLResponse)
 def open_batches(request: Request, ctx: Web, session: Viewer) -> HTMLResponse:
     flt = PendingQueueFilter(statuses={PendingChangeStatus.APPROVED, PendingChangeStatus.APPLYING})
-    items = ctx.services.queue.list_changes(flt).items
+    items = ctx.services.review.list_changes(flt).items
     batches: dict[int, dict[str, Any]] = {}
     for c in items:
         if c.batch_id is None:
@@ -46,7 +45,7 @@ def batch_page(
     *,
     failure: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    items = ctx.services.queue.list_changes(PendingQueueFilter(batch_id=batch_id)).items
+    items = ctx.services.review.list_changes(PendingQueueFilter(batch_id=batch_id)).items
     if not items:
         raise NotFound(f"Batch {batch_id} has no changes.")
     data = {
@@ -92,7 +91,7 @@ def history(request: Request, ctx: Web, session: Viewer) -> HTMLResponse:
             before = int(raw)
         except ValueError:
             raise ValidationFailed("before: not a history cursor") from None
-    page = ctx.history.applied_batches(before, HISTORY_PAGE)
+    page = ctx.services.history.applied_batches(before, HISTORY_PAGE)
     data = {"page": page, "before": before, "categories": [c.value for c in Category]}
     return ctx.render(request, "history.html", data, session=session, nav="history")
 
@@ -111,6 +110,6 @@ def timeline(request: Request, ctx: Web, session: Viewer) -> HTMLResponse:
         raise ValidationFailed(f"category: unknown category {category!r}")
     if not name:
         raise ValidationFailed("name: give a model name")
-    entries = ctx.history.model_timeline(category, name)
+    entries = ctx.services.history.model_timeline(category, name)
     data = {"category": category, "name": name, "entries": entries}
     return ctx.render(request, "timeline.html", data, session=session, nav="history")

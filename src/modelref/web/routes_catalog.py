@@ -100,7 +100,7 @@ def record_page(
         model_name=name,
         statuses={PendingChangeStatus.PENDING, PendingChangeStatus.APPROVED},
     )
-    open_changes = [c for c in ctx.services.queue.list_changes(flt).items if c.model_name == name]
+    open_changes = [c for c in ctx.services.review.list_changes(flt).items if c.model_name == name]
     data = {
         "category": cat.value,
         "name": name,
@@ -143,7 +143,7 @@ def _enqueue(
     need(session, Role.requestor)
     me = session.identity
     payload = parse_payload(_field(form, "payload")) if operation != "delete" else None
-    change = ctx.services.queue.enqueue_change(
+    change = ctx.services.review.enqueue_change(
         category=cat,
         model_name=name,
         operation=operation,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.datastructures import FormData
 
-from modelref.domain import records
+from modelref.domain import payloads, records
 from modelref.domain.categories import Category
 from modelref.domain.errors import ModelrefError, ValidationFailed
 from modelref.domain.queue_models import (
@@ -21,7 +21,6 @@ from modelref.domain.queue_models import (
     PendingQueueFilter,
 )
 from modelref.service.auth import Role
-from modelref.service.queue import is_legacy_payload
 from modelref.web import diffview
 from modelref.web.context import (
     Form,
@@ -101,7 +100,7 @@ def queue_page(
 ) -> HTMLResponse:
     filters = read_filters(params)
     page = max(1, _int(params.get("page"), 1))
-    result = ctx.services.queue.list_changes(to_filter(filters), (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    result = ctx.services.review.list_changes(to_filter(filters), (page - 1) * PAGE_SIZE, PAGE_SIZE)
     first = (page - 1) * PAGE_SIZE + 1
     data = {
         "filters": filters,
@@ -163,7 +162,7 @@ def decide(ctx: WebContext, session: Session, form: FormData) -> PendingBatchRes
     reason = _text(form, "reject_reason")
     if decision == "reject" and not title:
         title = f"Rejected by {me.username}"[:120]
-    return ctx.services.queue.process_batch(
+    return ctx.services.review.process_batch(
         approver_id=me.user_id,
         approver_username=me.username,
         batch_title=title,
@@ -230,11 +229,11 @@ def change_page(
     *,
     review: Review | None = None,
 ) -> HTMLResponse:
-    change = ctx.services.queue.get_change(change_id)
+    change = ctx.services.review.get_change(change_id)
     page = ctx.services.catalog.diffs([change_id])
     diff = page.diffs[0] if page.diffs else None
     me = session.identity
-    legacy = is_legacy_payload(change.request_metadata)
+    legacy = payloads.is_legacy(change.request_metadata)
     shown = diffview.comparable(diff, legacy=legacy) if diff else None
     data = {
         "change": change,
@@ -276,7 +275,7 @@ def review_change(
 @router.post("/ui/changes/{change_id}/withdraw", response_class=HTMLResponse)
 def withdraw(request: Request, ctx: Web, session: Viewer, form: Form, change_id: int) -> Response:
     me = session.identity
-    ctx.services.queue.withdraw_change(
+    ctx.services.review.withdraw_change(
         change_id=change_id, requestor_id=me.user_id, requestor_username=me.username
     )
     return see_other(f"/ui/changes/{change_id}?notice=withdrawn")

@@ -3,8 +3,9 @@
 The cache is shared by every instance's fast path and its FastAPI fallback routes. Freshness
 across processes: the catalog's per-category versions are re-read with one small indexed query
 at most every ``interval`` seconds (0.5 s by default), so an apply committed by any process is
-served by every other process within ``interval`` plus one query's time (well under 1 s). An
-apply through this process calls :meth:`ReadCache.invalidate`, so its own reads see it at once.
+served by every other process within ``interval`` plus one query's time (well under 1 s).
+The container registers :meth:`ReadCache.on_commit` on the database, so a catalog write
+committed by this process (from any edge) is served by it at once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from modelref.domain.categories import Category
 from modelref.service.catalog import CatalogService
 from modelref.service.rendering import dump_v2
+from modelref.store.unit_of_work import Transaction
 
 #: Entries below this size are not worth compressing.
 GZIP_MIN_BYTES = 1024
@@ -129,8 +131,13 @@ class ReadCache:
         return time.monotonic() - self.checked_at >= self.interval
 
     def invalidate(self) -> None:
-        """Force a version check on the next read (after a write through this process)."""
+        """Force a version check on the next read."""
         self.checked_at = float("-inf")
+
+    def on_commit(self, tx: Transaction) -> None:
+        """After-commit listener: a catalog write of this process is served at once."""
+        if tx.changed_categories:
+            self.invalidate()
 
     def refresh(self) -> None:
         """One indexed query: the current version of every category."""
@@ -186,34 +193,3 @@ class ReadCache:
 
 def _dump_legacy(view: dict[str, Any]) -> bytes:
     return (json.dumps(view, indent=4, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
-
-
-def json_error(status: int, detail: str, code: str) -> Answer:
-    """The API's error shape, built without the framework."""
-    body = json.dumps({"detail": detail, "code": code}).encode()
-    headers = [(b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode())]
-    return status, headers, body
-
-
-def answer(
-    entry: Entry | None,
-    category: Category,
-    name: str | None,
-    if_none_match: bytes | None,
-    accept_gzip: bool,
-) -> Answer:
-    """The response to a cached read of a category (``name`` None) or of one model."""
-    missing = f"Model category '{category.value}' not found"
-    if entry is None or (name is None and not entry.rendered.body):
-        return json_error(404, missing, "not_found")
-    if name is None:
-        return entry.rendered.response(if_none_match, accept_gzip)
-    model = entry.model(name)
-    if model is None:
-        return json_error(
-            404, f"Model '{name}' not found in category '{category.value}'", "not_found"
-        )
-    return model.response(if_none_match, accept_gzip)

@@ -1,0 +1,36 @@
+"""Named counters (change ids, batch ids, the audit head) allocated inside a write."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from modelref.store.tables import counters
+
+C = counters
+
+_BUMP = update(C).where(C.c.name == bindparam("n")).values(value=C.c.value + 1).returning(C.c.value)
+_SET = update(C).where(C.c.name == bindparam("n")).values(value=bindparam("v"))
+_PEEK = select(C.c.value).where(C.c.name == bindparam("n"))
+
+
+class Counters:
+    """Counters of one transaction; values are only allocated under the write lock."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def next(self, name: str) -> int:
+        """Allocate the next value of ``name`` (1 for a new counter)."""
+        value = self.conn.execute(_BUMP, {"n": name}).scalar()
+        if value is None:
+            self.conn.execute(insert(C), {"name": name, "value": 1})
+            return 1
+        return int(value)
+
+    def set(self, name: str, value: int) -> None:
+        if self.conn.execute(_SET, {"n": name, "v": value}).rowcount == 0:
+            self.conn.execute(insert(C), {"name": name, "value": value})
+
+    def peek(self, name: str) -> int:
+        """The last value handed out (0 when none)."""
+        return int(self.conn.execute(_PEEK, {"n": name}).scalar() or 0)

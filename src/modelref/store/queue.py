@@ -1,0 +1,198 @@
+"""SQL for the pending queue, bound to one transaction.
+
+:meth:`QueueRepository.move` is the only writer of ``status``: a compare-and-set that reports
+how many rows really moved, so a concurrent change is noticed instead of overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from modelref.domain.queue_models import (
+    PendingChangeRecord,
+    PendingChangeStatus,
+    PendingQueueFilter,
+)
+from modelref.domain.transitions import OPEN
+from modelref.store.sql import chunks
+from modelref.store.tables import pending_changes
+
+T = pending_changes
+_JSON_COLUMNS = ("payload", "request_metadata", "related_models")
+_RECORD_FIELDS = tuple(PendingChangeRecord.model_fields)
+_OPEN = sorted(s.value for s in OPEN)
+_INSERT = insert(T)
+_GET = select(T).where(T.c.change_id == bindparam("id"))
+
+
+def to_row(record: PendingChangeRecord) -> dict[str, Any]:
+    data = record.model_dump(mode="json")
+    for key in _JSON_COLUMNS:
+        if data[key] is not None:
+            data[key] = json.dumps(data[key], ensure_ascii=False)
+    return data
+
+
+def _from_row(row: Row[Any]) -> PendingChangeRecord:
+    mapping = row._mapping
+    data = {key: mapping[key] for key in _RECORD_FIELDS}
+    for key in _JSON_COLUMNS:
+        if data[key] is not None:
+            data[key] = json.loads(data[key])
+    return PendingChangeRecord.model_validate(data)
+
+
+def _conditions(flt: PendingQueueFilter | None) -> list[ColumnElement[bool]]:
+    if flt is None:
+        return []
+    conds: list[ColumnElement[bool]] = []
+    if flt.statuses:
+        conds.append(T.c.status.in_(sorted(s.value for s in flt.statuses)))
+    if flt.categories:
+        conds.append(T.c.category.in_(sorted(c.value for c in flt.categories)))
+    if flt.batch_id is not None:
+        conds.append(T.c.batch_id == flt.batch_id)
+    if flt.requested_by:
+        conds.append(T.c.requested_by.in_(sorted(flt.requested_by)))
+    if flt.model_name and flt.model_name.strip():
+        needle = flt.model_name.strip().lower()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conds.append(func.lower(T.c.model_name).like(f"%{escaped}%", escape="\\"))
+    return conds
+
+
+class QueueRepository:
+    """Pending changes of one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _records(self, query: Any) -> list[PendingChangeRecord]:
+        return [_from_row(r) for r in self.conn.execute(query)]
+
+    # ------------------------------------------------------------------ reads
+    def get(self, change_id: int) -> PendingChangeRecord | None:
+        row = self.conn.execute(_GET, {"id": change_id}).first()
+        return _from_row(row) if row is not None else None
+
+    def get_many(self, change_ids: Iterable[int]) -> dict[int, PendingChangeRecord]:
+        found: dict[int, PendingChangeRecord] = {}
+        for chunk in chunks(sorted(set(change_ids))):
+            for record in self._records(select(T).where(T.c.change_id.in_(chunk))):
+                found[record.change_id] = record
+        return found
+
+    def page(
+        self, flt: PendingQueueFilter | None, offset: int, limit: int | None
+    ) -> tuple[list[PendingChangeRecord], int]:
+        """Matches ordered by change id, and the count of all matches before paging."""
+        conds = _conditions(flt)
+        count_q = select(func.count()).select_from(T).where(*conds)
+        page_q = select(T).where(*conds).order_by(T.c.change_id).offset(offset)
+        if limit is not None:
+            page_q = page_q.limit(limit)
+        total = int(self.conn.execute(count_q).scalar_one())
+        return self._records(page_q), total
+
+    def ids(self, flt: PendingQueueFilter | None) -> list[int]:
+        q = select(T.c.change_id).where(*_conditions(flt)).order_by(T.c.change_id)
+        return [int(v) for v in self.conn.execute(q).scalars()]
+
+    def counts_by_status(self) -> dict[PendingChangeStatus, int]:
+        q = select(T.c.status, func.count()).group_by(T.c.status)
+        return {PendingChangeStatus(s): int(n) for s, n in self.conn.execute(q)}
+
+    def open_batch_id(self) -> int | None:
+        """Batch of the approved change met first (lowest id): the seed's single open batch."""
+        q = (
+            select(T.c.batch_id)
+            .where(T.c.status == PendingChangeStatus.APPROVED.value)
+            .order_by(T.c.change_id)
+            .limit(1)
+        )
+        value = self.conn.execute(q).scalar()
+        return int(value) if value is not None else None
+
+    def in_batch(self, batch_id: int) -> list[PendingChangeRecord]:
+        return self._records(select(T).where(T.c.batch_id == batch_id).order_by(T.c.change_id))
+
+    def approved_in_batch(self, batch_id: int) -> list[int]:
+        q = (
+            select(T.c.change_id)
+            .where(T.c.batch_id == batch_id, T.c.status == PendingChangeStatus.APPROVED.value)
+            .order_by(T.c.change_id)
+        )
+        return [int(v) for v in self.conn.execute(q).scalars()]
+
+    def applying(self, lease_expired_before: int | None = None) -> list[PendingChangeRecord]:
+        """APPLYING changes; with a time, only those whose lease ran out before it."""
+        q = select(T).where(T.c.status == PendingChangeStatus.APPLYING.value)
+        if lease_expired_before is not None:
+            q = q.where(
+                or_(T.c.lease_expires_at.is_(None), T.c.lease_expires_at < lease_expired_before)
+            )
+        return self._records(q.order_by(T.c.change_id))
+
+    def open_in_category(self, category: str) -> list[PendingChangeRecord]:
+        q = select(T).where(T.c.category == category, T.c.status.in_(_OPEN))
+        return self._records(q.order_by(T.c.change_id))
+
+    def open_ids_by_model(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[int]]:
+        """Open change ids per (category, model name), one query per 500 names."""
+        wanted = set(keys)
+        found: dict[tuple[str, str], list[int]] = {key: [] for key in wanted}
+        for names in chunks(sorted({name for _category, name in wanted})):
+            q = (
+                select(T.c.change_id, T.c.category, T.c.model_name)
+                .where(T.c.model_name.in_(names), T.c.status.in_(_OPEN))
+                .order_by(T.c.change_id)
+            )
+            for row in self.conn.execute(q):
+                key = (str(row.category), str(row.model_name))
+                if key in wanted:
+                    found[key].append(int(row.change_id))
+        return found
+
+    def ids_for_model(self, category: str, model_name: str) -> list[int]:
+        """Every change (any status) proposed for one model."""
+        q = select(T.c.change_id).where(T.c.category == category, T.c.model_name == model_name)
+        return [int(v) for v in self.conn.execute(q.order_by(T.c.change_id)).scalars()]
+
+    # ------------------------------------------------------------------ writes
+    def insert(self, record: PendingChangeRecord) -> None:
+        self.conn.execute(_INSERT, to_row(record))
+
+    def move(
+        self,
+        change_ids: Sequence[int],
+        expected: PendingChangeStatus,
+        new: PendingChangeStatus,
+        values: dict[str, Any],
+    ) -> int:
+        """Compare-and-set the status of ``change_ids``; returns how many rows really moved."""
+        moved = 0
+        for chunk in chunks(change_ids):
+            result = self.conn.execute(
+                update(T)
+                .where(and_(T.c.change_id.in_(chunk), T.c.status == expected.value))
+                .values(status=new.value, **values)
+            )
+            moved += int(result.rowcount)
+        return moved
+
+    def reassign_batch(self, change_ids: Sequence[int], batch_id: int, now: int) -> None:
+        for chunk in chunks(change_ids):
+            self.conn.execute(
+                update(T).where(T.c.change_id.in_(chunk)).values(batch_id=batch_id, updated_at=now)
+            )
+
+    def delete(self, change_ids: Sequence[int]) -> None:
+        for chunk in chunks(change_ids):
+            self.conn.execute(T.delete().where(T.c.change_id.in_(chunk)))

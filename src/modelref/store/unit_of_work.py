@@ -1,0 +1,41 @@
+"""One transaction as the services see it: repositories bound to it, and after-commit hooks.
+
+A use case opens exactly one (``Database.write()`` or ``Database.read()``), composes its steps
+through functions that take the transaction, and registers effects that must wait for the
+commit (publish files, refresh a read cache, wake a worker) with :meth:`after_commit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection
+
+from modelref.store.audit import AuditRepository
+from modelref.store.catalog import CatalogRepository
+from modelref.store.counters import Counters
+from modelref.store.keys import KeyRepository
+from modelref.store.queue import QueueRepository
+
+
+class Transaction:
+    """The unit of work: repositories ``queue``, ``catalog``, ``audit``, ``counters``, ``keys``."""
+
+    def __init__(self, conn: Connection, *, writable: bool) -> None:
+        self.conn = conn
+        self.writable = writable
+        #: Categories whose catalog rows this transaction wrote.
+        self.changed_categories: set[str] = set()
+        self.counters = Counters(conn)
+        self.queue = QueueRepository(conn)
+        self.catalog = CatalogRepository(conn, self.changed_categories)
+        self.audit = AuditRepository(conn, self.counters)
+        self.keys = KeyRepository(conn)
+        self._after: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once this transaction has committed (never if it rolls back)."""
+        self._after.append(fn)
+
+    def committed_callbacks(self) -> list[Callable[[], None]]:
+        return list(self._after)
