@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     apply_lease_seconds: int = 300
     #: Seconds between checks of the catalog version by cached reads (0: check every read).
     cache_interval: float = 0.5
+    #: Seconds between a serving process's sweeps for expired apply reservations.
+    reaper_interval: float = 30.0
+    #: Outbox worker threads per serving process (review checks, publication, webhooks).
+    outbox_workers: int = 1
+    #: Seconds an idle outbox worker waits before looking for due jobs again.
+    outbox_poll_seconds: float = 1.0
     log_json: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
     #: Signs UI session cookies; set it when instances run on several machines.

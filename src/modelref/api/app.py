@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from modelref import __version__, web
 from modelref.api import audit_views, errors, probes, queue, reads, text_toolkit, v1, writes
 from modelref.api.fastpath import FastPath
+from modelref.service.background import Background
 from modelref.service.container import Services
-from modelref.service.recovery import LeaseReaper
 
 V2 = "/api/model_references/v2"
 V1 = "/api/model_references/v1"
@@ -27,15 +27,15 @@ header. Category and model reads send a strong `ETag` and honour `If-None-Match`
 
 def create_fastapi(services: Services) -> FastAPI:
     """The framework app alone (the fast path wraps it in :func:`create_app`)."""
-    reaper = LeaseReaper(services.reservations)
+    background = Background(services)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        reaper.start()
+        background.start()
         try:
             yield
         finally:
-            reaper.stop()
+            background.stop()
 
     api = FastAPI(
         lifespan=lifespan,

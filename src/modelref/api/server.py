@@ -95,7 +95,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
         "access_log": False,
         "log_config": None,
         "server_header": False,
-        "lifespan": "off",
+        "lifespan": "on",  # starts the lease reaper and the outbox workers
         "proxy_headers": False,
         "timeout_graceful_shutdown": 5,
     }

@@ -18,6 +18,7 @@ from modelref.cli import (
     queue_cmd,
     queue_review_cmd,
     serve_cmd,
+    worker_cmd,
 )
 
 _ = queue_review_cmd  # imported for its commands, which join the ``queue`` group
@@ -36,6 +37,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(audit_cmd.app, name="audit")
 app.command("serve")(serve_cmd.serve)
+app.command("worker")(worker_cmd.worker)
 
 
 def _version(value: bool) -> None:

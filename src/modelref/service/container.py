@@ -17,6 +17,7 @@ from modelref.service.auth import Authenticator, LocalKeys, build_authenticator
 from modelref.service.catalog import CatalogService
 from modelref.service.catalog_io import CatalogFiles
 from modelref.service.history import HistoryService
+from modelref.service.outbox import Handler, Outbox, Worker, WorkerPool
 from modelref.service.publish import Publisher
 from modelref.service.read_cache import ReadCache
 from modelref.service.reservations import Reservations
@@ -24,6 +25,7 @@ from modelref.service.review import ReviewService
 from modelref.settings import Settings
 from modelref.store import migrate
 from modelref.store.database import Database
+from modelref.store.unit_of_work import Transaction
 
 log = logging.getLogger("modelref")
 
@@ -46,6 +48,11 @@ class Services:
     keys: LocalKeys
     read_cache: ReadCache
     publisher: Publisher | None
+    outbox: Outbox
+    #: Outbox job kind -> handler; the features that queue jobs register theirs in build().
+    handlers: dict[str, Handler]
+    #: This process's outbox worker threads (started by whoever serves: see ``background``).
+    workers: WorkerPool
 
     @classmethod
     def open(
@@ -70,7 +77,13 @@ class Services:
         db.on_commit(read_cache.on_commit)
         if publisher is not None:
             db.on_commit(publisher.on_commit)
-        return cls(
+        handlers: dict[str, Handler] = {}
+        workers = WorkerPool(
+            lambda _i: Worker(db, clock, handlers),
+            settings.outbox_workers,
+            poll=settings.outbox_poll_seconds,
+        )
+        services = cls(
             settings=settings,
             db=db,
             clock=clock,
@@ -85,7 +98,17 @@ class Services:
             keys=keys,
             read_cache=read_cache,
             publisher=publisher,
+            outbox=Outbox(db, clock),
+            handlers=handlers,
+            workers=workers,
         )
+        db.on_commit(services._jobs_queued)
+        return services
+
+    def _jobs_queued(self, tx: Transaction) -> None:
+        """Commit listener: jobs were queued, so this process's idle workers look now."""
+        if tx.queued_jobs:
+            self.workers.wake()
 
     def recover(self) -> dict[str, list[str]]:
         """Start-up recovery: revert stuck APPLYING records, republish lagging files."""

@@ -141,3 +141,28 @@ api_keys = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
 )
+
+#: Work that must happen after a commit and survive crashes (design.md §9): review checks,
+#: git publication, webhook deliveries. A row is inserted in the transaction that causes the
+#: work, so the job exists if and only if that transaction committed.
+outbox_jobs = Table(
+    "outbox_jobs",
+    metadata,
+    Column("job_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),
+    #: What the job is about (e.g. ``change:12``), for lookups and de-duplication.
+    Column("subject", String(200)),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("run_after", BigInteger, nullable=False),
+    Column("lease_expires_at", BigInteger),
+    Column("worker", String(64)),
+    Column("last_error", Text),
+    Column("result", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_outbox_jobs_state_run_after", "state", "run_after"),
+    Index("ix_outbox_jobs_subject", "subject"),
+)

@@ -15,11 +15,12 @@ from modelref.store.audit import AuditRepository
 from modelref.store.catalog import CatalogRepository
 from modelref.store.counters import Counters
 from modelref.store.keys import KeyRepository
+from modelref.store.outbox import OutboxRepository
 from modelref.store.queue import QueueRepository
 
 
 class Transaction:
-    """The unit of work: repositories ``queue``, ``catalog``, ``audit``, ``counters``, ``keys``."""
+    """The unit of work: ``queue``, ``catalog``, ``audit``, ``outbox``, ``counters``, ``keys``."""
 
     def __init__(self, conn: Connection, *, writable: bool) -> None:
         self.conn = conn
@@ -31,6 +32,9 @@ class Transaction:
         self.catalog = CatalogRepository(conn, self.changed_categories)
         self.audit = AuditRepository(conn, self.counters)
         self.keys = KeyRepository(conn)
+        #: Kinds of outbox jobs this transaction queued (workers are woken after commit).
+        self.queued_jobs: set[str] = set()
+        self.outbox = OutboxRepository(conn, self.counters, self.queued_jobs)
         self._after: list[Callable[[], None]] = []
 
     def after_commit(self, fn: Callable[[], None]) -> None:
