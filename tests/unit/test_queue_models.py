@@ -67,3 +67,27 @@ def test_unknown_enum_values_are_refused_naming_the_field() -> None:
     wire = json.loads(UPSTREAM_202) | {"status": "APPROVED"}
     with pytest.raises(ValidationError, match="status"):
         PendingChangeRecord.model_validate(wire)
+
+
+def test_a_chained_event_hashes_as_the_verifier_recomputes_it() -> None:
+    from modelref.domain.audit import GENESIS_HASH, NewEvent, chain_hash, first_broken
+
+    draft = NewEvent(
+        timestamp=1_800_000_000,
+        domain="v2",
+        category="pending_queue",
+        model_name="7",
+        operation="update",
+        action="enqueue",
+        change_id=7,
+        batch_id=None,
+        job_id=None,
+        logical_user_id="1001",
+        username="zoë#1001",
+        payload={"after": {"z": [1, {"b": None, "a": "é"}], "action": "enqueue"}},
+    )
+    first, payload_json = draft.chained(1, GENESIS_HASH)
+    assert first.hash == chain_hash(GENESIS_HASH, first)
+    assert json.loads(payload_json) == draft.payload
+    second, _ = draft.chained(2, first.hash)
+    assert first_broken([first, second]) is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from modelref.domain import diff as diffing
@@ -47,6 +47,8 @@ class AuditEvent:
 
 
 _BODY_FIELDS = tuple(f.name for f in fields(AuditEvent) if f.name not in ("prev_hash", "hash"))
+#: The body's keys as canonical JSON orders them (plain identifiers: no escaping needed).
+_SORTED_BODY_FIELDS = tuple(sorted(_BODY_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,19 @@ class NewEvent:
     username: str | None
     payload: dict[str, Any] = field(default_factory=dict)
 
-    def chained(self, event_id: int, prev_hash: str) -> AuditEvent:
-        """This event as the log's ``event_id``-th entry after ``prev_hash``."""
-        draft = AuditEvent(event_id=event_id, prev_hash=prev_hash, **self.__dict__)
-        return replace(draft, hash=chain_hash(prev_hash, draft))
+    def chained(self, event_id: int, prev_hash: str) -> tuple[AuditEvent, str]:
+        """This event as the log's ``event_id``-th entry after ``prev_hash``, and its payload
+        as canonical JSON (serialized once: for the hash and for the stored column)."""
+        payload_json = canonical_json(self.payload)
+        values = {**self.__dict__, "event_id": event_id}
+        body = ",".join(
+            f'"{name}":{payload_json if name == "payload" else canonical_json(values[name])}'
+            for name in _SORTED_BODY_FIELDS
+        )
+        digest = hashlib.sha256(prev_hash.encode("ascii"))
+        digest.update(("{" + body + "}").encode("utf-8"))
+        event = AuditEvent(prev_hash=prev_hash, hash=digest.hexdigest(), **values)
+        return event, payload_json
 
 
 def chain_hash(prev_hash: str, event: AuditEvent) -> str:

@@ -13,6 +13,7 @@ from modelref.domain.queue_models import (
     PendingChangeDiffPage,
     PendingChangeRecord,
     PendingChangeStatus,
+    PendingQueueFilter,
 )
 from modelref.domain.transitions import OPEN
 from modelref.service import rendering
@@ -94,8 +95,9 @@ class CatalogService:
     # ------------------------------------------------------------------ beta view
     def beta_view(self, category: Category) -> dict[str, dict[str, Any]]:
         """Pending+approved create/update payloads per model; latest (updated_at, id) wins."""
+        flt = PendingQueueFilter(statuses=set(OPEN), categories={category})
         with self.db.read() as tx:
-            open_changes = tx.queue.open_in_category(category.value)
+            open_changes, _total = tx.queue.page(flt, 0, None)
         winners: dict[str, PendingChangeRecord] = {}
         for rec in open_changes:
             if rec.operation is AuditOperation.DELETE or rec.payload is None:

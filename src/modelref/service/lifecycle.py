@@ -85,13 +85,13 @@ def insert(step: Step, record: PendingChangeRecord) -> PendingChangeRecord:
     """Allocate the change id, insert the record and audit it with its full content."""
     change_id = step.tx.counters.next("change_id")
     record = record.model_copy(update={"change_id": change_id})
-    step.tx.queue.insert(record)
+    stored = step.tx.queue.insert(record)
     body = {
         "change_id": change_id,
         "operation": record.operation.value,
         "category": record.category.value,
         "model": record.model_name,
-        "record": record.model_dump(mode="json"),
+        "record": stored,
     }
     step.tx.audit.append([event(step, Action.enqueue, body, change_id=change_id)])
     return record
@@ -320,7 +320,7 @@ def mark_applied(
 
 def split(step: Step, batch_id: int) -> BatchSplitInfo | None:
     """Move approved leftovers of a partly applied batch to a fresh batch id (one event)."""
-    remaining = step.tx.queue.approved_in_batch(batch_id)
+    remaining = [r.change_id for r in step.tx.queue.in_batch(batch_id) if r.status is S.APPROVED]
     if not remaining:
         return None
     new_batch = step.tx.counters.next("batch_id")

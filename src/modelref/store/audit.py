@@ -49,16 +49,13 @@ class AuditRepository:
         last = self.conn.execute(_LAST).first()
         prev_id, prev_hash = (int(last.event_id), str(last.hash)) if last else (0, GENESIS_HASH)
         chained: list[AuditEvent] = []
+        rows = []
         for draft in events:
             prev_id += 1
-            event = draft.chained(prev_id, prev_hash)
+            event, payload_json = draft.chained(prev_id, prev_hash)
             prev_hash = event.hash
             chained.append(event)
-        rows = []
-        for event in chained:
-            row = dict(event.__dict__)
-            row["payload"] = json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
-            rows.append(row)
+            rows.append({**event.__dict__, "payload": payload_json})
         self.conn.execute(_INSERT, rows)
         self.counters.set(HEAD_COUNTER, chained[-1].event_id)
         return chained
@@ -78,10 +75,6 @@ class AuditRepository:
     def head(self) -> int:
         """The last event id the log claims to hold (0 for a new database)."""
         return self.counters.peek(HEAD_COUNTER)
-
-    def last(self) -> AuditEvent | None:
-        row = self.conn.execute(select(A).order_by(A.c.event_id.desc()).limit(1)).first()
-        return _event(row) if row is not None else None
 
     def latest(self, limit: int) -> list[AuditEvent]:
         """The newest ``limit`` events, oldest first (primary-key index, no scan)."""

@@ -31,11 +31,16 @@ _GET = select(T).where(T.c.change_id == bindparam("id"))
 
 
 def to_row(record: PendingChangeRecord) -> dict[str, Any]:
-    data = record.model_dump(mode="json")
+    """The record as a row, from its JSON form (``model_dump(mode="json")``)."""
+    return _row_of(record.model_dump(mode="json"))
+
+
+def _row_of(data: dict[str, Any]) -> dict[str, Any]:
+    row = dict(data)
     for key in _JSON_COLUMNS:
-        if data[key] is not None:
-            data[key] = json.dumps(data[key], ensure_ascii=False)
-    return data
+        if row[key] is not None:
+            row[key] = json.dumps(row[key], ensure_ascii=False)
+    return row
 
 
 def _from_row(row: Row[Any]) -> PendingChangeRecord:
@@ -121,14 +126,6 @@ class QueueRepository:
     def in_batch(self, batch_id: int) -> list[PendingChangeRecord]:
         return self._records(select(T).where(T.c.batch_id == batch_id).order_by(T.c.change_id))
 
-    def approved_in_batch(self, batch_id: int) -> list[int]:
-        q = (
-            select(T.c.change_id)
-            .where(T.c.batch_id == batch_id, T.c.status == PendingChangeStatus.APPROVED.value)
-            .order_by(T.c.change_id)
-        )
-        return [int(v) for v in self.conn.execute(q).scalars()]
-
     def applying(self, lease_expired_before: int | None = None) -> list[PendingChangeRecord]:
         """APPLYING changes; with a time, only those whose lease ran out before it."""
         q = select(T).where(T.c.status == PendingChangeStatus.APPLYING.value)
@@ -136,10 +133,6 @@ class QueueRepository:
             q = q.where(
                 or_(T.c.lease_expires_at.is_(None), T.c.lease_expires_at < lease_expired_before)
             )
-        return self._records(q.order_by(T.c.change_id))
-
-    def open_in_category(self, category: str) -> list[PendingChangeRecord]:
-        q = select(T).where(T.c.category == category, T.c.status.in_(_OPEN))
         return self._records(q.order_by(T.c.change_id))
 
     def open_ids_by_model(
@@ -166,8 +159,11 @@ class QueueRepository:
         return [int(v) for v in self.conn.execute(q.order_by(T.c.change_id)).scalars()]
 
     # ------------------------------------------------------------------ writes
-    def insert(self, record: PendingChangeRecord) -> None:
-        self.conn.execute(_INSERT, to_row(record))
+    def insert(self, record: PendingChangeRecord) -> dict[str, Any]:
+        """Insert a new change; returns it in JSON form, as stored (the audit event embeds it)."""
+        data = record.model_dump(mode="json")
+        self.conn.execute(_INSERT, _row_of(data))
+        return data
 
     def move(
         self,
