@@ -13,13 +13,14 @@ from fastapi import Depends, Path, Request, Security
 from fastapi.security import APIKeyHeader
 
 from modelref.api.errors import RequestRejected
+from modelref.domain import inputs
 from modelref.domain.categories import LEGACY_CATEGORIES, Category
 from modelref.domain.errors import ServiceUnavailable
 from modelref.service.auth import Identity, Role
 from modelref.service.container import Services
 
-#: Largest id accepted in paths, queries and bodies (ids are 64-bit in the database).
-MAX_ID = 2**53
+#: Largest id accepted in paths, queries and bodies (the input policy's).
+MAX_ID = inputs.MAX_ID
 #: Upper bound of ``offset`` query parameters.
 MAX_OFFSET = 10**9
 

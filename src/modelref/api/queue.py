@@ -23,7 +23,7 @@ from modelref.api.schemas import (
     PurgePendingChangesRequest,
     PurgePendingChangesResponse,
 )
-from modelref.domain import errors
+from modelref.domain import errors, inputs
 from modelref.domain.categories import Category
 from modelref.domain.errors import ApplyFailed
 from modelref.domain.queue_models import (
@@ -119,7 +119,7 @@ def list_changes(
     categories: Categories = None,
     batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     model_name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    requested_by: Annotated[list[str] | None, Query()] = None,
+    requested_by: Annotated[list[str] | None, Query(max_length=inputs.MAX_FILTER_VALUES)] = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> PendingQueuePage:

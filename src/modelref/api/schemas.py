@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from modelref.api.deps import MAX_ID
 from modelref.domain.categories import Category
+from modelref.domain.inputs import MAX_FILTER_VALUES, MAX_ID, MAX_IDS
 from modelref.domain.queue_models import PendingChangeRecord, PendingChangeStatus
 
 MAX_JOB_ID = 120
@@ -46,8 +46,8 @@ class PendingBatchRequest(BaseModel):
     """Approve and/or reject pending changes in one titled batch."""
 
     batch_title: str = Field(min_length=1, max_length=120)
-    approved_ids: list[int] | None = None
-    rejected_ids: list[int] | None = None
+    approved_ids: list[int] | None = Field(default=None, max_length=MAX_IDS)
+    rejected_ids: list[int] | None = Field(default=None, max_length=MAX_IDS)
     reject_reason: str | None = Field(default=None, max_length=500)
 
     @field_validator("batch_title")
@@ -91,7 +91,7 @@ class ApplyPendingChangeRequest(BaseModel):
 class ApplyPendingChangesRequest(BaseModel):
     """Apply several approved changes, in the given order, all or nothing."""
 
-    change_ids: list[int] = Field(min_length=1)
+    change_ids: list[int] = Field(min_length=1, max_length=MAX_IDS)
     job_id: str | None = None
     allow_mixed_batch: bool = False
     force: bool = Field(default=False, description="modelref: apply even if a change is stale")
@@ -104,13 +104,12 @@ class ApplyPendingChangesRequest(BaseModel):
     @field_validator("change_ids")
     @classmethod
     def _ids(cls, value: list[int]) -> list[int]:
-        seen: list[int] = []
+        seen: dict[int, None] = {}  # linear: a long list must not hold the event loop
         for cid in value:
             if cid <= 0 or cid > MAX_ID:
                 raise ValueError(f"change ids must be between 1 and {MAX_ID}, got {cid}")
-            if cid not in seen:
-                seen.append(cid)
-        return seen
+            seen[cid] = None
+        return list(seen)
 
 
 class PurgePendingChangesRequest(BaseModel):
@@ -119,7 +118,7 @@ class PurgePendingChangesRequest(BaseModel):
     statuses: list[PendingChangeStatus] | None = None
     categories: list[Category] | None = None
     model_name: str | None = Field(default=None, max_length=200)
-    requested_by: list[str] | None = None
+    requested_by: list[str] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
     purge_all: bool = False
     dry_run: bool = False
 

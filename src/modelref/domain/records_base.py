@@ -22,6 +22,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from modelref.domain.categories import DEFAULT_CLASSIFICATION, Category
+from modelref.domain.inputs import BIDI_AND_INVISIBLE, text_problem
+
+#: Longest model name the catalog stores (its column width, on every engine).
+MAX_NAME = 512
 
 
 class MODEL_DOMAIN(StrEnum):
@@ -156,13 +160,23 @@ SCHEMA_VERSION = "2.0.0"
 
 
 def name_problem(name: str) -> str | None:
-    """Why ``name`` breaks the name rules (spec data-model §9), or ``None`` when it is fine."""
+    """Why ``name`` breaks the name rules (spec data-model §9), or ``None`` when it is fine.
+
+    modelref also refuses what upstream lets through but no reader should see: names longer
+    than the catalog stores, and characters that reorder or hide text (spoofing).
+    """
     if not name.strip():
         return "Model name must not be empty or whitespace-only."
+    if len(name) > MAX_NAME:
+        return f"Model name must be at most {MAX_NAME} characters."
     if "\\" in name:
         return "Model name must not contain invalid characters (backslash '\\')."
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         return "Model name must not contain control characters."
+    if any(ch in BIDI_AND_INVISIBLE for ch in name):
+        return "Model name must not contain invisible or text-direction characters."
+    if text_problem(name) is not None:
+        return "Model name must be valid Unicode (no lone surrogates)."
     return None
 
 

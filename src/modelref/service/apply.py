@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelref import faults
-from modelref.domain import payloads
+from modelref.domain import inputs, payloads
 from modelref.domain.actors import Actor
 from modelref.domain.audit import NewEvent
 from modelref.domain.canonical import content_hash
@@ -104,6 +104,8 @@ class ApplyEngine:
     ) -> ApplyResult:
         """Apply every approved change of ``batch_id`` (in change id order), no split cascade."""
         job = normalize_job_id(job_id) or f"apply-{uuid.uuid4().hex}"
+        if not inputs.in_range(batch_id):
+            raise NotFound(f"No changes found for batch {batch_id}")
         with self.db.read() as tx:
             members = tx.queue.in_batch(batch_id)
         if not members:
@@ -283,15 +285,10 @@ _RESERVED_OR_DONE = (S.APPLYING, S.APPLIED)
 
 
 def _ordered_ids(change_ids: list[int]) -> list[int]:
-    """The ids in the given order, each once (linear: a set remembers what was seen)."""
+    """The ids in the given order, each once (linear time, capped per request)."""
     if not change_ids:
         raise ValidationFailed("change_ids: provide at least one change id")
-    seen: dict[int, None] = {}
-    for cid in change_ids:
-        if isinstance(cid, bool) or not isinstance(cid, int) or cid <= 0:
-            raise ValidationFailed(f"change_ids: ids must be positive integers, got {cid!r}")
-        seen[cid] = None
-    return list(seen)
+    return inputs.ids(change_ids, "change_ids")
 
 
 def _check_cohesion(records: list[PendingChangeRecord]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from modelref.domain import audit
+from modelref.domain import audit, inputs
 from modelref.domain.audit import AuditEvent
 from modelref.domain.errors import NotFound
 from modelref.domain.queue_models import (
@@ -274,6 +274,8 @@ class AuditViews:
 
     def batch(self, batch_id: int, domain: str | None = None) -> PendingQueueAuditBatchDetail:
         domain = domain or self.default_domain
+        if not inputs.in_range(batch_id):
+            raise NotFound("Batch not found")
         with self.db.read() as tx:
             events = tx.audit.for_batches([batch_id], queue_domain=domain)
             splits = tx.audit.splits(domain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelref.domain import diff as diffing
-from modelref.domain import payloads, records
+from modelref.domain import inputs, payloads, records
 from modelref.domain.categories import AuditOperation, Category
 from modelref.domain.errors import NotFound, ValidationFailed
 from modelref.domain.queue_models import (
@@ -118,7 +118,7 @@ class CatalogService:
     def diffs(self, change_ids: list[int]) -> PendingChangeDiffPage:
         """Diffs in request order; unknown ids are reported in ``errors``."""
         with self.db.read() as tx:
-            changes = tx.queue.get_many(change_ids)
+            changes = tx.queue.get_many(c for c in change_ids if inputs.in_range(c))
             keys = {(c.category.value, c.model_name) for c in changes.values()}
             live = tx.catalog.get_many(keys)
             open_by_model = tx.queue.open_ids_by_model(keys)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelref.domain import diff as domain_diff
+from modelref.domain import inputs
 from modelref.domain.audit import QUEUE_CATEGORY, AuditEvent, NetChange, net_changes
 from modelref.domain.errors import ValidationFailed
 from modelref.domain.queue_models import PendingChangeStatus
@@ -61,7 +62,7 @@ class HistoryService:
         """Batches with applied changes, newest apply first; ``before`` is a cursor."""
         if limit < 1 or limit > MAX_PAGE:
             raise ValidationFailed(f"limit: must be between 1 and {MAX_PAGE}")
-        if before is not None and before < 1:
+        if before is not None and not inputs.in_range(before):
             raise ValidationFailed("before: must be a positive cursor")
         with self.db.read() as tx:
             rows = tx.audit.applied_batches(before, limit + 1)
@@ -72,6 +73,8 @@ class HistoryService:
 
     def batch(self, batch_id: int) -> AppliedBatch:
         """One batch with its net changes (empty ``changes`` when nothing was applied yet)."""
+        if not inputs.in_range(batch_id):
+            return AppliedBatch(batch_id, None, 0, None, [])
         with self.db.read() as tx:
             return _batch(tx, batch_id)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import uuid
 
+from modelref.domain import inputs
 from modelref.domain.actors import SYSTEM, Actor
 from modelref.domain.clock import Clock
-from modelref.domain.errors import ApplyFailed, ReservationConflict, ValidationFailed
+from modelref.domain.errors import ApplyFailed, NotFound, ReservationConflict
 from modelref.domain.queue_models import MarkAppliedResult, PendingChangeRecord
 from modelref.domain.queue_models import PendingChangeStatus as S
 from modelref.service import lifecycle
@@ -23,17 +24,10 @@ from modelref.store.unit_of_work import Transaction
 
 log = logging.getLogger("modelref.recovery")
 
-MAX_JOB_ID = 120
-
 
 def normalize_job_id(job_id: str | None) -> str | None:
     """Trim a caller's job id; empty means none. Over-long ids are refused."""
-    if job_id is None:
-        return None
-    job_id = job_id.strip()
-    if len(job_id) > MAX_JOB_ID:
-        raise ValidationFailed(f"job_id: at most {MAX_JOB_ID} characters")
-    return job_id or None
+    return inputs.text(job_id, "job_id", inputs.MAX_JOB_ID)
 
 
 class Reservations:
@@ -51,6 +45,8 @@ class Reservations:
         self, change_id: int, job_id: str | None = None, *, actor: Actor | None = None
     ) -> PendingChangeRecord:
         """APPROVED -> APPLYING under ``job_id``; the same job id again is a no-op."""
+        if not inputs.in_range(change_id):
+            raise NotFound(f"Change {change_id} not found.")
         job = normalize_job_id(job_id) or f"apply-{change_id}-{uuid.uuid4().hex}"
         with self.db.write() as tx:
             step = self._step(tx, actor or SYSTEM)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelref.domain import payloads, records, text_variants
+from modelref.domain import inputs, payloads, records, text_variants
 from modelref.domain.actors import Actor
 from modelref.domain.categories import AuditOperation, Category, parse_category
 from modelref.domain.clock import Clock
@@ -37,9 +37,6 @@ from modelref.store.database import Database
 from modelref.store.unit_of_work import Transaction
 
 log = logging.getLogger("modelref.review")
-
-MAX_TITLE = 120
-MAX_REASON = 500
 
 
 @dataclass(frozen=True)
@@ -112,6 +109,8 @@ class ReviewService:
     # ------------------------------------------------------------------ reads
     def get_change(self, change_id: int) -> PendingChangeRecord:
         """One change, or :class:`NotFound` (upstream's wording)."""
+        if not inputs.in_range(change_id):
+            raise NotFound("Change not found")
         with self.db.read() as tx:
             record = tx.queue.get(change_id)
         if record is None:
@@ -125,12 +124,15 @@ class ReviewService:
         limit: int | None = None,
     ) -> PendingQueuePage:
         """Matches ordered by change id; ``total`` counts all matches before paging."""
-        if offset < 0:
-            raise ValidationFailed("offset: must be >= 0")
+        if not 0 <= offset <= inputs.MAX_OFFSET:
+            raise ValidationFailed(f"offset: must be between 0 and {inputs.MAX_OFFSET}")
         if limit is not None and limit < 1:
             raise ValidationFailed("limit: must be >= 1")
+        flt = _checked(queue_filter)
+        if flt is None:  # a filter no change can match (an id beyond any that can exist)
+            return PendingQueuePage(items=[], total=0, offset=offset, limit=limit)
         with self.db.read() as tx:
-            items, total = tx.queue.page(queue_filter, offset, limit)
+            items, total = tx.queue.page(flt, offset, limit)
         return PendingQueuePage(items=items, total=total, offset=offset, limit=limit)
 
     def counts_by_status(self) -> dict[PendingChangeStatus, int]:
@@ -151,24 +153,19 @@ class ReviewService:
         reject_reason: str | None = None,
     ) -> PendingBatchResult:
         """Approve and/or reject changes in one titled batch, all or nothing."""
-        title = (batch_title or "").strip()
-        if not title:
-            raise ValidationFailed("batch_title: must not be blank")
-        if len(title) > MAX_TITLE:
-            raise ValidationFailed(f"batch_title: at most {MAX_TITLE} characters")
-        approve = _positive_ids(approved_ids, "approved_ids")
-        reject = _positive_ids(rejected_ids, "rejected_ids")
+        title = inputs.text(batch_title, "batch_title", inputs.MAX_TITLE, required=True)
+        assert title is not None
+        approve = sorted(inputs.ids(approved_ids, "approved_ids"))
+        reject = sorted(inputs.ids(rejected_ids, "rejected_ids"))
         if not approve and not reject:
             raise ValidationFailed("approved_ids/rejected_ids: provide at least one change id")
         both = sorted(set(approve) & set(reject))
         if both:
             raise ValidationFailed(f"Change ids cannot be both approved and rejected: {both}")
-        reason = (reject_reason or "").strip() or None
+        reason = inputs.text(reject_reason, "reject_reason", inputs.MAX_REASON)
         if reject and reason is None:
             raise ValidationFailed("reject_reason: required when rejecting changes")
-        if reason is not None and len(reason) > MAX_REASON:
-            raise ValidationFailed(f"reject_reason: at most {MAX_REASON} characters")
-        actor = Actor(str(approver_id), approver_username)
+        actor = _actor(approver_id, approver_username, "approved_by")
         now = self.clock()
         with self.db.write() as tx:
             step = Step(tx, actor, now, self.domain)
@@ -239,7 +236,9 @@ class ReviewService:
         self, *, change_id: int, requestor_id: str, requestor_username: str
     ) -> PendingChangeRecord:
         """The requester cancels their own pending change (recorded as rejected, "withdrawn")."""
-        actor = Actor(str(requestor_id), requestor_username)
+        actor = _actor(requestor_id, requestor_username, "requested_by")
+        if not inputs.in_range(change_id):
+            raise NotFound(f"Change {change_id} not found.")
         now = self.clock()
         with self.db.write() as tx:
             record = lifecycle.load(tx, change_id)
@@ -270,10 +269,13 @@ class ReviewService:
             raise ValidationFailed(
                 "Provide at least one filter or set purge_all=true to purge every change."
             )
-        actor = Actor(str(purged_by), purged_username)
+        actor = _actor(purged_by, purged_username, "purged_by")
+        flt = _checked(queue_filter)
+        if flt is None:
+            return []
         now = self.clock()
         with self.db.write() as tx:
-            found = tx.queue.get_many(tx.queue.ids(queue_filter))
+            found = tx.queue.get_many(tx.queue.ids(flt))
             removable = sorted(cid for cid, rec in found.items() if rec.status in PURGEABLE)
             if dry_run:
                 return removable
@@ -305,8 +307,11 @@ def _draft(p: Proposal) -> PendingChangeRecord:
     cat = _category(p.category)
     op = _operation(p.operation)
     records.check_model_name(p.model_name)
-    if not p.requestor.user_id.strip():
-        raise ValidationFailed("requested_by: a requester id is required")
+    requestor = _actor(p.requestor.user_id, p.requestor.username, "requested_by")
+    notes = inputs.text(p.notes, "notes", inputs.MAX_NOTES)
+    for value, name in ((p.payload, "payload"), (p.request_metadata, "request_metadata")):
+        if value is not None:
+            inputs.check_payload(value, name)
     if cat is Category.text_generation:
         text_variants.check_text_name(p.model_name)
     payload = p.payload
@@ -318,8 +323,8 @@ def _draft(p: Proposal) -> PendingChangeRecord:
         else:
             # Updates may name the record as the live one does (a few real keys differ
             # from their record's name, e.g. controlnet control_qr_sdxl): checked later.
-            name = p.model_name if op is AuditOperation.CREATE else None
-            payload = records.validate_record(cat, payload, name=name)
+            pinned = p.model_name if op is AuditOperation.CREATE else None
+            payload = records.validate_record(cat, payload, name=pinned)
     elif payload is not None and not isinstance(payload, dict):
         raise ValidationFailed("payload must be a JSON object")
     related = p.related_models
@@ -331,9 +336,9 @@ def _draft(p: Proposal) -> PendingChangeRecord:
         model_name=p.model_name,
         operation=op,
         payload=payload,
-        requested_by=p.requestor.user_id,
-        requested_username=p.requestor.username,
-        notes=p.notes,
+        requested_by=requestor.user_id,
+        requested_username=requestor.username,
+        notes=notes,
         request_metadata=p.request_metadata,
         related_models=related,
     )
@@ -382,15 +387,26 @@ def _log_decision(
         log.info("rejected changes %s (%r) by %s", rejected, title, actor.user_id)
 
 
-def _positive_ids(ids: list[int] | None, name: str) -> list[int]:
-    cleaned: set[int] = set()
-    for value in ids or []:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationFailed(f"{name}: change ids must be integers, got {value!r}")
-        if value <= 0:
-            raise ValidationFailed(f"{name}: change ids must be positive, got {value}")
-        cleaned.add(value)
-    return sorted(cleaned)
+def _actor(user_id: object, username: object, field: str) -> Actor:
+    """Who acts, checked like any input (ids and names are stored in every event)."""
+    uid = inputs.text(str(user_id) if user_id is not None else None, field, inputs.MAX_USER_ID)
+    if uid is None:
+        raise ValidationFailed(f"{field}: a user id is required")
+    name = inputs.text(
+        str(username) if username is not None else None, f"{field} username", inputs.MAX_USERNAME
+    )
+    return Actor(uid, name or uid)
+
+
+def _checked(flt: PendingQueueFilter | None) -> PendingQueueFilter | None:
+    """The filter with its text checked; None when it can match nothing (impossible ids)."""
+    if flt is None:
+        return PendingQueueFilter()
+    if flt.batch_id is not None and not inputs.in_range(flt.batch_id):
+        return None
+    users = inputs.filter_values(flt.requested_by, "requested_by", inputs.MAX_USER_ID)
+    name = inputs.text(flt.model_name, "model_name", inputs.MAX_FILTER_TEXT)
+    return flt.model_copy(update={"requested_by": users or None, "model_name": name})
 
 
 def _category(value: Category | str) -> Category:

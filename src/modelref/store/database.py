@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from modelref import faults
-from modelref.domain.errors import StorageError
+from modelref.domain.errors import StorageError, ValidationFailed
 from modelref.store.unit_of_work import Transaction
 
 log = logging.getLogger("modelref.store")
@@ -128,11 +128,19 @@ class Database:
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
-        """Driver failures (lost connection, lock timeout) become :class:`StorageError`."""
+        """Driver failures become domain errors, translated here once.
+
+        Lost connections and lock timeouts are :class:`StorageError`. A value the engine
+        refuses (too long, out of range, a NUL on PostgreSQL) should never get this far (the
+        input policy refuses it first); if one does, it is the caller's input, not an outage.
+        """
         try:
             yield
         except OperationalError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
+        except (DataError, OverflowError) as exc:
+            log.warning("the database refused a value: %s", exc)
+            raise ValidationFailed("a value is out of range or cannot be stored") from exc
 
     @contextmanager
     def migration_lock(self) -> Iterator[Connection | None]:

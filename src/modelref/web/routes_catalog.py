@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from modelref.domain import inputs
 from modelref.domain.categories import Category
 from modelref.domain.errors import ModelrefError, NotFound, PermissionDenied, ValidationFailed
 from modelref.domain.queue_models import PendingChangeStatus, PendingQueueFilter
@@ -126,12 +127,7 @@ def _field(form: FormData, key: str) -> str:
 
 def parse_payload(text: str) -> dict[str, Any]:
     """The textarea's JSON object, or a message saying where it is malformed."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed(
-            f"payload: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
+    value = inputs.parse_json(text, "payload")
     if not isinstance(value, dict):
         raise ValidationFailed("payload: must be a JSON object (a record)")
     return value
@@ -150,7 +146,7 @@ def _enqueue(
         payload=payload,
         requestor_id=me.user_id,
         requestor_username=me.username,
-        notes=_field(form, "notes").strip() or None,
+        notes=_field(form, "notes"),
     )
     return change.change_id
 

@@ -37,6 +37,8 @@ from modelref.web.session import Session
 router = APIRouter(route_class=UIRoute)
 
 PAGE_SIZE = 25
+#: Highest page number honoured (beyond it the offset leaves every engine's integer range).
+PAGE_LIMIT = 10**6
 STATUSES = [s.value for s in PendingChangeStatus]
 _FIELD_LABELS = {"batch_title": "Batch title", "reject_reason": "Reject reason"}
 
@@ -50,10 +52,12 @@ class Review:
 
 
 def _int(value: str | None, default: int) -> int:
+    """A page number from the address bar: anything unusable means the default."""
     try:
-        return int(value) if value is not None else default
+        number = int(value) if value is not None else default
     except ValueError:
         return default
+    return number if 0 < number <= PAGE_LIMIT else default
 
 
 def read_filters(params: Mapping[str, str]) -> dict[str, str]:
