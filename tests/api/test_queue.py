@@ -192,8 +192,12 @@ def test_apply_batch_keeps_its_batch_id(api: Api) -> None:
     assert [c["change_id"] for c in body["applied"]] == ids
     assert {c["batch_id"] for c in body["applied"]} == {batch}
     assert body["batch_split_occurred"] is False
-    again = api.client.post(f"{Q1}/apply_batch/{batch}", headers=h)
-    assert again.status_code == 200 and again.json()["applied"] == []
+    again = api.client.post(f"{Q1}/apply_batch/{batch}", headers=h)  # another job: nothing left
+    assert again.status_code == 400, again.text
+    assert again.json()["applied"] == [] and again.json()["failed_change_id"] == ids[0]
+    assert again.json()["detail"] == f"Change {ids[0]} is not approved (status=applied)."
+    retry = api.client.post(f"{Q2}/apply_batch/{batch}", params={"job_id": "whole"}, headers=h)
+    assert retry.status_code == 200 and [c["change_id"] for c in retry.json()["applied"]] == ids
 
 
 def test_withdraw(api: Api) -> None:

@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import pytest
 from modelref.domain.categories import Category
 from modelref.domain.queue_models import PendingChangeStatus as S
 from modelref.service.container import Services
+from modelref.settings import Settings
 from tests.catalog.helpers import (
     IMPORTER,
     apply,
@@ -40,6 +42,7 @@ from tests.catalog.helpers import (
     model_events_per_change,
     open_services,
 )
+from tests.factories import ManualClock
 
 pytestmark = pytest.mark.slow
 
@@ -218,7 +221,10 @@ def crash_runs(
             assert behind == ({MISC, ESRGAN} if point == "after_commit" else set())
             svc.db.dispose()
 
-            svc = open_services(url, publish, recover=True)  # the restart
+            # The restart, once the dead child's lease has run out (start-up recovery takes
+            # only expired reservations: a live instance's apply is never aborted).
+            later = ManualClock(int(time.time()) + Settings().apply_lease_seconds + 1)
+            svc = open_services(url, publish, recover=True, clock=later)
 
             check_after_restart(svc, publish, ids, before, point)
             recovered = {

@@ -67,3 +67,26 @@ def test_the_reaper_thread_recovers_without_being_asked(db_url: str) -> None:
             time.sleep(0.01)
     finally:
         reaper.stop()
+
+
+def test_start_up_recovery_leaves_a_live_instances_reservation_alone(db_url: str) -> None:
+    from modelref.service.container import Services
+
+    clock = ManualClock()
+    settings = Settings(database_url=db_url, apply_lease_seconds=LEASE)
+    live = PendingQueueService.from_url(db_url, settings, clock=clock)
+    a = enqueue_create(live, "a")
+    live.process_batch(
+        approver_id=BOB[0],
+        approver_username=BOB[1],
+        batch_title="t",
+        approved_ids=[a],
+        rejected_ids=None,
+    )
+    live.reserve_for_apply(a, "applying-right-now")
+    clock.advance(LEASE // 2)
+    restarted = Services.open(settings, recover=True, clock=clock)  # another instance starts
+    assert restarted.review.get_change(a).status is PendingChangeStatus.APPLYING
+    clock.advance(LEASE)
+    assert restarted.recover()["reverted"] == [str(a)]
+    restarted.db.dispose()

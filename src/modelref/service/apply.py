@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelref import faults
-from modelref.domain import inputs, payloads
+from modelref.domain import inputs, payloads, transitions
 from modelref.domain.actors import Actor
 from modelref.domain.audit import NewEvent
 from modelref.domain.canonical import content_hash
@@ -30,10 +30,12 @@ from modelref.domain.errors import (
     InvalidTransition,
     ModelrefError,
     NotFound,
+    ReservationConflict,
     StaleChange,
     ValidationFailed,
 )
 from modelref.domain.queue_models import BatchSplitInfo, PendingChangeRecord, PendingChangeStatus
+from modelref.domain.transitions import Action
 from modelref.service import lifecycle
 from modelref.service.lifecycle import Step
 from modelref.service.reservations import normalize_job_id
@@ -113,16 +115,14 @@ class ApplyEngine:
         mine = [r for r in members if r.applied_job_id == job and r.status in _RESERVED_OR_DONE]
         done_by_me = mine and all(r.status is S.APPLIED for r in mine)
         if done_by_me and not any(r.status is S.APPROVED for r in members):
-            return ApplyResult(job_id=job, applied=mine)
+            return ApplyResult(job_id=job, applied=mine)  # a retry of our own apply
         todo = [
             r.change_id
             for r in members
             if r.status is S.APPROVED or (r.status is S.APPLYING and r.applied_job_id == job)
         ]
         if not todo:
-            if all(r.status is S.APPLIED for r in members):
-                return ApplyResult(job_id=job)
-            raise NotFound(f"No approved changes found in batch {batch_id}")
+            raise _nothing_to_apply(batch_id, members)
         return self._run(todo, job, Actor(str(applied_by), applied_username), force)
 
     # ------------------------------------------------------------------ transactions
@@ -163,12 +163,14 @@ class ApplyEngine:
             if record.status is S.APPLIED and record.applied_job_id == job:
                 continue
             if record.status is not S.APPLYING or record.applied_job_id != job:
-                raise ApplyFailed(
+                # The lease ran out and the reaper released it (or another job took it over).
+                lost = ReservationConflict(
                     cid,
-                    InvalidTransition(
-                        f"Change {cid} is not reserved by this job (status={record.status.value})."
-                    ),
+                    record.applied_job_id,
+                    f"Change {cid} is no longer reserved by job {job} "
+                    f"(status={record.status.value}, job_id={record.applied_job_id}).",
                 )
+                raise ApplyFailed(cid, lost)
             todo.append(record)
         plan = _CatalogPlan(tx.catalog.get_many({_key(r) for r in todo}), step)
         writes = [plan.step(record, force) for record in todo]
@@ -275,6 +277,22 @@ class _CatalogPlan:
             self.step_.tx.catalog.write(
                 category, upserts, deletes, self.step_.now, counts, self.last[category]
             )
+
+
+def _nothing_to_apply(batch_id: int, members: list[PendingChangeRecord]) -> ModelrefError:
+    """Why a batch has nothing left for this job: one answer per situation, never a 200.
+
+    Another applier holds changes of it -> 409 naming the change and its job; another job
+    applied it all -> upstream's 400 for an applied change; nothing was ever approved -> 404.
+    """
+    held = next((r for r in members if r.status is S.APPLYING), None)
+    if held is not None:
+        return ApplyFailed(held.change_id, ReservationConflict(held.change_id, held.applied_job_id))
+    applied = next((r for r in members if r.status is S.APPLIED), None)
+    if applied is not None:
+        refusal = transitions.refusal(Action.reserve, applied.status, applied.change_id)
+        return ApplyFailed(applied.change_id, InvalidTransition(refusal))
+    return NotFound(f"No approved changes found in batch {batch_id}")
 
 
 def _key(record: PendingChangeRecord) -> tuple[str, str]:

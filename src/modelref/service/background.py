@@ -16,7 +16,10 @@ class Background:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.reaper = LeaseReaper(services.reservations, interval=services.settings.reaper_interval)
+        settings = services.settings
+        # Sweep often enough that an expired lease is recovered within about a quarter of it.
+        interval = min(settings.reaper_interval, max(0.5, settings.apply_lease_seconds / 4))
+        self.reaper = LeaseReaper(services.reservations, interval=interval)
 
     def start(self) -> None:
         self.reaper.start()

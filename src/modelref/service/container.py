@@ -111,8 +111,13 @@ class Services:
             self.workers.wake()
 
     def recover(self) -> dict[str, list[str]]:
-        """Start-up recovery: revert stuck APPLYING records, republish lagging files."""
-        reverted = self.reservations.scan_stuck_applying()
+        """Start-up recovery: revert reservations whose lease ran out, republish lagging files.
+
+        Only expired leases: another live instance may be applying right now, and its
+        reservations are not ours to take. This process's own reservations from before a crash
+        expire and are recovered by its reaper (or any instance's).
+        """
+        reverted = self.reservations.scan_stuck_applying(only_expired=True)
         republished = self.publisher.catch_up() if self.publisher else []
         return {
             "reverted": [str(r.change_id) for r in reverted],
