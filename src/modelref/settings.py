@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     approver_ids: str = ""
     two_person_rule: bool = True
     apply_lease_seconds: int = 300
+    #: Seconds any wait on the database may last (write lock, statement, pooled connection).
+    db_timeout: float = 10.0
+    #: Seconds to open a connection to PostgreSQL.
+    db_connect_timeout: float = 5.0
     #: Seconds between checks of the catalog version by cached reads (0: check every read).
     cache_interval: float = 0.5
     #: Seconds between a serving process's sweeps for expired apply reservations.

@@ -18,6 +18,7 @@ from tests.api.conftest import Q2, V1, V2, Api
 ALWAYS_OK = {
     ("GET", "/api/"),
     ("GET", "/api/heartbeat"),
+    ("GET", "/api/health/ready"),
     ("GET", "/api/replicate_mode"),
     ("GET", f"{V2}/info"),
     ("GET", f"{V2}/model_categories"),

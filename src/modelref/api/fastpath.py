@@ -36,6 +36,8 @@ V1_ALIASES = {"stable_diffusion": Category.image_generation, "db": Category.text
 #: v1 categories managed elsewhere: always ``{}``.
 V1_EMPTY = frozenset({Category.lora, Category.ti})
 _EMPTY_OBJECT = Rendered.of(b"{}", 0)
+#: Sent with cached reads while the database cannot be asked whether they are current.
+STALE_HEADER = (b"x-modelref-stale", b"database unavailable; serving the last good catalog")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: A high-surrogate escape (\\uD800-\\uDBFF) not followed by a low one, or a lone low one.
 LONE_SURROGATE = re.compile(
@@ -139,16 +141,19 @@ class FastPath:
         else:
             cache = self.cache
             entry = None if cache.due() else cache.lookup(kind, category.value)
+            stale = cache.stale
+            failure: ModelrefError | None = None
             if entry is None:
                 try:
                     entry = await self._entry(kind, category)
-                except ModelrefError as exc:
-                    log.warning("cached read of %s failed: %s", category.value, exc)
-                    entry = exc  # type: ignore[assignment]
-            if isinstance(entry, ModelrefError):
-                status, headers, body = json_error(503, str(entry), entry.code)
+                except ModelrefError as exc:  # the database is down: the last good bytes
+                    entry, stale, failure = cache.last_good(kind, category.value), True, exc
+            if entry is None and failure is not None:
+                status, headers, body = json_error(503, failure.message, failure.code)
             else:
                 status, headers, body = answer(entry, category, name, inm, gz)
+                if stale and status < 400:
+                    headers = [*headers, STALE_HEADER]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
@@ -156,7 +161,7 @@ class FastPath:
 
     async def _entry(self, kind: str, category: Category) -> Entry | None:
         cache = self.cache
-        if cache.due():
+        if cache.due():  # no refresher thread in this process: check inline
             async with self._lock:
                 if cache.due():
                     await anyio.to_thread.run_sync(cache.refresh)

@@ -6,7 +6,14 @@ from fastapi import APIRouter
 
 from modelref.api.deps import ApiKey, Svc
 from modelref.api.errors import responses
-from modelref.api.schemas import Heartbeat, HordeHealth, Message, ReplicateMode, UserRoles
+from modelref.api.schemas import (
+    Heartbeat,
+    HordeHealth,
+    Message,
+    Readiness,
+    ReplicateMode,
+    UserRoles,
+)
 from modelref.service.auth import Role
 
 router = APIRouter(tags=["probes"])
@@ -32,6 +39,14 @@ def heartbeat(services: Svc) -> Heartbeat:
             degraded=failures > 0, consecutive_failures=failures, seconds_until_retry=None
         ),
     )
+
+
+@router.get("/health/ready", response_model=Readiness, responses=responses(503))
+def ready(services: Svc) -> Readiness:
+    """Readiness: 200 when the database answers, 503 when it does not (liveness is
+    ``/heartbeat``, which never touches the database)."""
+    services.check_ready()
+    return Readiness(status="ready", database="ok")
 
 
 @router.get("/", response_model=Message)

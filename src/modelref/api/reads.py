@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from modelref.api.cached import answer
 from modelref.api.deps import ApiKey, ModelName, Svc, require
 from modelref.api.errors import responses
+from modelref.api.fastpath import STALE_HEADER
 from modelref.api.schemas import CategoryLastUpdated, CategoryMetadata, LastUpdated, Message
 from modelref.domain.categories import MANAGED_ELSEWHERE, Category
 from modelref.domain.errors import NotFound
@@ -36,7 +37,7 @@ def cached(request: Request, kind: str, category: Category, name: str | None = N
     gz = "gzip" in request.headers.get("accept-encoding", "")
     status, headers, body = answer(entry, category, name, inm.encode() if inm else None, gz)
     response = Response(content=body, status_code=status)
-    response.raw_headers = headers
+    response.raw_headers = [*headers, STALE_HEADER] if cache.stale and status < 400 else headers
     return response
 
 

@@ -190,6 +190,13 @@ class HordeHealth(BaseModel):
     seconds_until_retry: float | None
 
 
+class Readiness(BaseModel):
+    """modelref: the instance can serve writes (its database answers)."""
+
+    status: str
+    database: str
+
+
 class Heartbeat(BaseModel):
     status: str
     ai_horde: HordeHealth

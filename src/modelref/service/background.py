@@ -1,4 +1,5 @@
-"""What a serving process runs beside its requests: the lease reaper and the outbox workers.
+"""What a serving process runs beside its requests: the read-cache refresher, the lease reaper
+and the outbox workers.
 
 Whoever serves the app starts it (the ASGI lifespan of :func:`modelref.api.app.create_app`),
 so every serving process recovers expired reservations and works the outbox; ``modelref
@@ -22,9 +23,11 @@ class Background:
         self.reaper = LeaseReaper(services.reservations, interval=interval)
 
     def start(self) -> None:
+        self.services.read_cache.start()
         self.reaper.start()
         self.services.workers.start()
 
     def stop(self) -> None:
         self.services.workers.stop()
         self.reaper.stop()
+        self.services.read_cache.stop()

@@ -60,7 +60,11 @@ class Services:
     ) -> Services:
         """Connect, migrate and (with ``recover``) run start-up crash recovery."""
         settings = settings or Settings()
-        db = Database(settings.database_url)
+        db = Database(
+            settings.database_url,
+            timeout=settings.db_timeout,
+            connect_timeout=settings.db_connect_timeout,
+        )
         migrate.upgrade(db)
         services = cls.build(db, settings, clock or system_clock)
         if recover:
@@ -109,6 +113,10 @@ class Services:
         """Commit listener: jobs were queued, so this process's idle workers look now."""
         if tx.queued_jobs:
             self.workers.wake()
+
+    def check_ready(self) -> None:
+        """Readiness: the database answers (raises :class:`StorageError` when it does not)."""
+        self.db.ping()
 
     def recover(self) -> dict[str, list[str]]:
         """Start-up recovery: revert reservations whose lease ran out, republish lagging files.

@@ -14,15 +14,21 @@ import gc
 import gzip
 import hashlib
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelref.domain.categories import Category
+from modelref.domain.errors import ModelrefError
 from modelref.service.catalog import CatalogService
 from modelref.service.rendering import dump_v2
 from modelref.store.unit_of_work import Transaction
+
+log = logging.getLogger("modelref.cache")
+
+_CATEGORIES = {c.value: c for c in Category}
 
 #: Entries below this size are not worth compressing.
 GZIP_MIN_BYTES = 1024
@@ -117,7 +123,15 @@ class Entry:
 
 
 class ReadCache:
-    """Catalog views keyed by (kind, category), valid while the category's version holds."""
+    """Catalog views keyed by (kind, category), valid while the category's version holds.
+
+    In a serving process a refresher thread re-reads the versions every ``interval`` seconds
+    and rebuilds the entries that moved, so requests never wait on the database for
+    freshness; commits of this process refresh at once (:meth:`on_commit`). When the database
+    is unreachable the last good entries keep being served and :attr:`stale` says so. Without
+    the thread (a library or test client that never started it) a read checks the versions
+    itself once the interval has passed.
+    """
 
     def __init__(self, catalog: CatalogService, interval: float = 0.5) -> None:
         self.catalog = catalog
@@ -125,37 +139,105 @@ class ReadCache:
         self.versions: dict[str, int] = {}
         self.checked_at = float("-inf")
         self.entries: dict[tuple[str, str], Entry] = {}
+        #: When the database last failed to answer a version check (None: it answers).
+        self.failing_since: float | None = None
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ refresher
+    def start(self) -> None:
+        """Run the refresher thread (idempotent; not at an interval of 0: every read checks)."""
+        if self._thread is None and self.interval > 0:
+            self.refresh()  # a first look before any request is served
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="read-cache", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                if self.refresh():
+                    self._rebuild_moved()
+            except Exception:  # never let the refresher die: requests rely on it
+                log.exception("read cache refresh failed; will retry")
+
+    def _rebuild_moved(self) -> None:
+        for (kind, category), entry in list(self.entries.items()):
+            if entry.version != self.versions.get(category) and category in _CATEGORIES:
+                try:
+                    self.build(kind, _CATEGORIES[category])
+                except ModelrefError:
+                    return  # the database went away again; requests serve what they have
+
+    # ------------------------------------------------------------------ freshness
+    @property
+    def stale(self) -> bool:
+        """True while the database cannot be asked: entries may be older than the catalog."""
+        return self.failing_since is not None
 
     def due(self) -> bool:
-        return time.monotonic() - self.checked_at >= self.interval
+        """Whether a read must check the versions itself (no refresher thread running)."""
+        never = self.checked_at == float("-inf")
+        alone = self._thread is None or never
+        return alone and time.monotonic() - self.checked_at >= self.interval
 
     def invalidate(self) -> None:
-        """Force a version check on the next read."""
+        """Make the next check happen now."""
         self.checked_at = float("-inf")
+        self._wake.set()
 
     def on_commit(self, tx: Transaction) -> None:
         """After-commit listener: a catalog write of this process is served at once."""
         if tx.changed_categories:
             self.invalidate()
+            self.refresh()
+            self._wake.set()  # the refresher rebuilds what moved, off the request path
 
-    def refresh(self) -> None:
-        """One indexed query: the current version of every category."""
+    def refresh(self) -> bool:
+        """One indexed query: the current version of every category. False if it failed."""
         started = time.monotonic()
-        versions = {c.value: v for c, v in self.catalog.versions().items()}
+        try:
+            versions = {c.value: v for c, v in self.catalog.versions().items()}
+        except ModelrefError as exc:
+            if self.failing_since is None:
+                self.failing_since = started
+                log.warning("catalog version check failed, serving cached reads: %s", exc)
+            self.checked_at = started
+            return False
         with self._lock:
             self.versions = versions
             self.checked_at = started
+            if self.failing_since is not None:
+                log.info("database answers again; cached reads are fresh")
+            self.failing_since = None
+        return True
 
     def refresh_if_due(self) -> None:
         if self.due():
             self.refresh()
 
+    # ------------------------------------------------------------------ entries
     def lookup(self, kind: str, category: str) -> Entry | None:
+        """The entry of the category's current version, if built."""
         entry = self.entries.get((kind, category))
         if entry is not None and entry.version == self.versions.get(category):
             return entry
         return None
+
+    def last_good(self, kind: str, category: str) -> Entry | None:
+        """The newest entry built, whatever version the catalog has moved to since."""
+        return self.entries.get((kind, category))
 
     def build(self, kind: str, category: Category) -> Entry | None:
         """Serialize ``category`` from one consistent version (None if it has never existed)."""
@@ -184,11 +266,24 @@ class ReadCache:
         return None  # the category is being written continuously; serve nothing stale
 
     def get(self, kind: str, category: Category) -> Entry | None:
-        """Synchronous lookup-or-build (used by the FastAPI fallback routes)."""
+        """Synchronous lookup-or-build (used by the FastAPI fallback routes).
+
+        While the database is down the last good entry is returned (see :attr:`stale`);
+        with none, the database's error is raised.
+        """
         self.refresh_if_due()
         if category.value not in self.versions:
             return None
-        return self.lookup(kind, category.value) or self.build(kind, category)
+        found = self.lookup(kind, category.value)
+        if found is not None:
+            return found
+        try:
+            return self.build(kind, category)
+        except ModelrefError:
+            fallback = self.last_good(kind, category.value)
+            if fallback is None:
+                raise
+            return fallback
 
 
 def _dump_legacy(view: dict[str, Any]) -> bytes:

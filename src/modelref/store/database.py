@@ -21,11 +21,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from modelref import faults
 from modelref.domain.errors import StorageError, ValidationFailed
 from modelref.store.unit_of_work import Transaction
+from modelref.store.watchdog import Watchdog
 
 log = logging.getLogger("modelref.store")
 
@@ -46,8 +48,13 @@ def normalize_url(url: str) -> str:
 class Database:
     """One database: an engine plus the two kinds of transaction modelref uses."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, connect_timeout: float = 5.0) -> None:
+        """``timeout`` bounds every wait on the database: for the write lock (SQLite busy
+        timeout, PostgreSQL lock_timeout), for a statement (statement_timeout), and for a
+        pooled connection; ``connect_timeout`` bounds opening one."""
         self.url = normalize_url(url)
+        self.timeout = timeout
+        self.watchdog: Watchdog | None = None
         self._listeners: list[CommitListener] = []
         self._local = threading.local()
         parsed = make_url(self.url)
@@ -56,16 +63,62 @@ class Database:
         if self.dialect == "sqlite":
             self.engine = self._sqlite_engine(parsed.database)
         elif self.dialect == "postgresql":
-            self.engine = create_engine(self.url, pool_size=5, pool_recycle=300)
+            self.engine = self._postgres_engine(connect_timeout)
         else:
             raise StorageError(f"Unsupported database URL scheme: {parsed.drivername}")
+
+    def _postgres_engine(self, connect_timeout: float) -> Engine:
+        engine = create_engine(
+            self.url,
+            pool_size=5,
+            max_overflow=10,
+            pool_recycle=300,
+            pool_timeout=self.timeout,
+            connect_args={"connect_timeout": max(1, round(connect_timeout))},
+        )
+        millis = int(self.timeout * 1000)
+        # The server gives up after ``timeout``; the watchdog breaks the connection a little
+        # later if no answer came back at all (the network, not the server, is stuck).
+        watchdog = self.watchdog = Watchdog(self.timeout + 2.0)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _arm(conn: Connection, *_args: Any) -> None:
+            if not conn.invalidated:
+                watchdog.arm(conn.connection.dbapi_connection)
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _disarm(conn: Connection, *_args: Any) -> None:
+            if not conn.invalidated:
+                watchdog.disarm(conn.connection.dbapi_connection)
+
+        @event.listens_for(engine, "handle_error")
+        def _failed(context: Any) -> None:
+            conn = context.connection
+            if conn is not None and not conn.invalidated:
+                watchdog.disarm(conn.connection.dbapi_connection)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # SET rather than connect options: a URL's own ``options`` (search_path) stays.
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET statement_timeout = {millis}")
+                cur.execute(f"SET lock_timeout = {millis}")
+                cur.execute(f"SET idle_in_transaction_session_timeout = {millis * 3}")
+            dbapi_conn.commit()
+
+        return engine
 
     def _sqlite_engine(self, database: str | None) -> Engine:
         if not database or database == ":memory:":
             raise StorageError("SQLite needs a file path (in-memory databases are not shared)")
         self.sqlite_path = Path(database)
         self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = create_engine(
+            self.url,
+            pool_timeout=self.timeout,
+            connect_args={"timeout": self.timeout, "check_same_thread": False},
+        )
+        millis = int(self.timeout * 1000)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -73,7 +126,7 @@ class Database:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute(f"PRAGMA busy_timeout={millis}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -104,7 +157,7 @@ class Database:
         try:
             with self._translated(), self.engine.connect() as conn:
                 conn = conn.execution_options(modelref_write=True)
-                with conn.begin():
+                with self._transaction(conn):
                     if self.dialect == "postgresql":
                         conn.execute(
                             text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK}
@@ -123,8 +176,40 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Transaction]:
         """A read-only snapshot transaction (never blocks writers on SQLite WAL)."""
-        with self._translated(), self.engine.connect() as conn, conn.begin():
+        with self._translated(), self.engine.connect() as conn, self._transaction(conn):
             yield Transaction(conn, writable=False)
+
+    @contextmanager
+    def _transaction(self, conn: Connection) -> Iterator[None]:
+        """Begin; commit when the block ends, roll back if it raises; each end under the
+        watchdog's deadline (a commit can hang on a dead network like any statement)."""
+        trans = conn.begin()
+        try:
+            yield
+        except BaseException:
+            with self._deadline(conn):
+                trans.rollback()
+            raise
+        with self._deadline(conn):
+            trans.commit()
+
+    @contextmanager
+    def _deadline(self, conn: Connection) -> Iterator[None]:
+        watchdog = self.watchdog
+        if watchdog is None or conn.invalidated:
+            yield
+            return
+        dbapi_conn = conn.connection.dbapi_connection
+        watchdog.arm(dbapi_conn)
+        try:
+            yield
+        finally:
+            watchdog.disarm(dbapi_conn)
+
+    def ping(self) -> None:
+        """One round trip (readiness probes); :class:`StorageError` when it fails."""
+        with self.read() as tx:
+            tx.conn.execute(text("SELECT 1"))
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -136,8 +221,11 @@ class Database:
         """
         try:
             yield
-        except OperationalError as exc:
-            raise StorageError(f"database error: {exc.orig}") from exc
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:
+            # The driver's message names hosts, ports and databases: the log gets it, the
+            # caller (maybe an unauthenticated client) gets a short, generic sentence.
+            log.error("database unavailable: %s", exc)
+            raise StorageError("The database is unavailable; try again later.") from exc
         except (DataError, OverflowError) as exc:
             log.warning("the database refused a value: %s", exc)
             raise ValidationFailed("a value is out of range or cannot be stored") from exc
