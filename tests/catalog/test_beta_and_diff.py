@@ -290,7 +290,8 @@ def test_stale_and_conflicts_follow_the_live_record(svc: Services) -> None:
     page = svc.catalog.diffs([a, b, c, other, *creates])
     by_id = {d.change_id: d for d in page.diffs}
     assert by_id[b].is_stale and by_id[b].conflicts == []  # a is applied, c rejected
-    assert by_id[b].current_state is not None and by_id[b].current_state["nsfw"] is True
+    current = by_id[b].current_state
+    assert current is not None and current["nsfw"] is True
     assert by_id[creates[1]].is_stale  # its model was created meanwhile
     assert by_id[creates[1]].net_operation == "modified"
     assert not by_id[a].is_stale  # applied changes are history, never stale

@@ -15,7 +15,13 @@ def test_expired_reservations_are_reverted_live_ones_kept(db_url: str) -> None:
     short = PendingQueueService.from_url(
         db_url, Settings(database_url=db_url, apply_lease_seconds=0)
     )
-    long = PendingQueueService(short.db, Settings(database_url=db_url, apply_lease_seconds=300))
+    try:
+        _check(short, PendingQueueService(short.db, Settings(database_url=db_url)))
+    finally:
+        short.db.dispose()
+
+
+def _check(short: PendingQueueService, long: PendingQueueService) -> None:
     a, b = enqueue_create(short, "a"), enqueue_create(short, "b")
     short.process_batch(
         approver_id=BOB[0],
