@@ -108,10 +108,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.reference)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[object]:
+    """Report every real-reference skip at one place, so ``-ra`` folds them into one line."""
+    report = yield
+    assert isinstance(report, pytest.TestReport)
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and longrepr[2].endswith(REFERENCE_SKIP):
+        report.longrepr = (__file__, _REFERENCE_FIXTURE_LINE, longrepr[2])
+    return report
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     _PG.close()
     for path in _SQLITE_TEMPLATE:
         shutil.rmtree(path.parent, ignore_errors=True)
+
+
+_REFERENCE_FIXTURE_LINE = next(
+    n
+    for n, line in enumerate(Path(__file__).read_text(encoding="utf-8").splitlines(), start=1)
+    if line.startswith("def reference_dir(")
+)
 
 
 @pytest.fixture(scope="session")
@@ -126,6 +144,22 @@ def reference_dir() -> Path:
 def corpus_dir() -> Path:
     """The project's own test corpus (tests/data; read-only)."""
     return CORPUS
+
+
+@pytest.fixture(
+    scope="session", params=["corpus", pytest.param("reference", marks=pytest.mark.reference)]
+)
+def data_dir(request: pytest.FixtureRequest) -> Path:
+    """Run a test on the corpus and, in the real-reference tier, on the public reference."""
+    if request.param == "reference":
+        path: Path = request.getfixturevalue("reference_dir")
+        return path
+    return CORPUS
+
+
+def is_reference(path: Path) -> bool:
+    """Whether ``path`` is the public reference (not the corpus): its counts and quirks differ."""
+    return path != CORPUS
 
 
 # ---------------------------------------------------------------------- SQLite
