@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -109,10 +109,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[object]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Report every real-reference skip at one place, so ``-ra`` folds them into one line."""
     report = yield
-    assert isinstance(report, pytest.TestReport)
     longrepr = report.longrepr
     if report.skipped and isinstance(longrepr, tuple) and longrepr[2].endswith(REFERENCE_SKIP):
         report.longrepr = (__file__, _REFERENCE_FIXTURE_LINE, longrepr[2])
