@@ -34,9 +34,10 @@ REFERENCE_ENV = "MODELREF_REFERENCE_DIR"
 _REFERENCE_RAW = os.environ.get(REFERENCE_ENV, "")
 CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
-# Tests must not pick up a developer's deployment settings.
+# Tests must not pick up a developer's deployment settings (the two test settings stay, for the
+# xdist workers; Settings ignores them).
 for _key in list(os.environ):
-    if _key.startswith("MODELREF_") and _key != "MODELREF_TEST_PG_URL":
+    if _key.startswith("MODELREF_") and _key not in ("MODELREF_TEST_PG_URL", REFERENCE_ENV):
         del os.environ[_key]
 
 # Hypothesis: short runs by default, the full budget in CI; never a wall-clock deadline.
