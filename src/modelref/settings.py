@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     apply_lease_seconds: int = 300
     log_json: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
+    #: Seconds between two checks of the catalog versions by the read cache (another instance's
+    #: apply is served within this bound); 0 checks on every read.
+    cache_interval: float = 0.5
     #: Signs UI session cookies; set it when instances run on several machines.
     session_secret: str | None = None
 

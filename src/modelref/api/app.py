@@ -48,7 +48,7 @@ def create_fastapi(services: Services) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api.state.services = services
-    api.state.read_cache = ReadCache(services.catalog)
+    api.state.read_cache = ReadCache(services.catalog, services.settings.cache_interval)
     api.state.audit_views = services.audit.views(services.settings.canonical_format)
     errors.install(api)
     api.include_router(probes.router, prefix="/api")
