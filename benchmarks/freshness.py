@@ -27,8 +27,6 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 TARGET_S = 1.0
 V2 = "/api/model_references/v2"
 Q2 = f"{V2}/pending_queue"
