@@ -44,7 +44,7 @@ def misc_payload(name: str) -> dict[str, Any]:
 
 @dataclass
 class Chain:
-    """Builds hash-chained audit rows exactly as ``queue_tx.audit_queue`` would write them."""
+    """Builds hash-chained audit rows exactly as ``service.lifecycle`` writes them."""
 
     last_id: int = 0
     last_hash: str = GENESIS_HASH

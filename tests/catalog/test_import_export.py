@@ -1,24 +1,26 @@
-"""``import`` / ``export`` of the real AI Horde reference (shared/data), on real databases.
+"""``import`` / ``export`` on real databases, on the corpus and (real-reference tier) on the
+public AI Horde reference.
 
-Proves: every category of the real legacy and v2 files loads with the right counts (from each
-source alone and from both together); a v2 export re-imported into a fresh database gives the
-same content hash for every record; re-importing unchanged files writes nothing; the legacy
-exports reproduce the real text db.json (2,157 keys) and every image-repo file field for field;
-import writes one audit event per category carrying the source files' sha256; the audit log
-replays to the catalog; bad files are refused with an error naming the file, writing nothing.
+Proves: every category of the legacy and v2 files loads with the right counts (from each source
+alone and from both together); a v2 export re-imported into a fresh database gives the same
+content hash for every record; re-importing unchanged files writes nothing; the legacy exports
+reproduce the text db.json (with its backend-prefixed keys) and every image-repo file field for
+field; import writes one audit event per category carrying the source files' sha256; the audit
+log replays to the catalog; bad files are refused with an error naming the file, writing nothing.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from modelref.domain.categories import V2_FILE_NAMES, Category
+from modelref.domain.categories import LEGACY_CATEGORIES, V2_FILE_NAMES, Category
 from modelref.domain.errors import ValidationFailed
 from modelref.service.container import Services
 from tests.catalog.helpers import (
@@ -28,9 +30,11 @@ from tests.catalog.helpers import (
     open_services,
     snapshot,
 )
+from tests.conftest import copy_sqlite, is_reference
+from tests.corpus import DB_JSON_KEYS, LEGACY_COUNTS, SKIPPED_LEGACY, V2_COUNTS
 
-#: Records per category in the real reference (shared/data/README.md, category table).
-EXPECTED_COUNTS = {
+#: Records per category in the public reference (shared/data/README.md, category table).
+REFERENCE_COUNTS = {
     Category.image_generation: 161,
     Category.text_generation: 719,
     Category.blip: 2,
@@ -45,14 +49,27 @@ EXPECTED_COUNTS = {
 
 #: Image-repo files that hold a category (the rest of legacy/image is obsolete or empty).
 IMAGE_REPO_FILES = {
-    c: V2_FILE_NAMES[c] for c in EXPECTED_COUNTS if c is not Category.text_generation
+    c: V2_FILE_NAMES[c] for c in LEGACY_CATEGORIES if c is not Category.text_generation
+}
+
+#: Names every import must bring in (one per kind of key: spaces, an org slash, a slash key).
+SPOT_CHECKS = {
+    "corpus": ("Lantern Anime", "Quillworks/Archivist-65b", "ViT-Q/16"),
+    "reference": ("CyriousMix", "Aeala/Enterredaas-65b", "ViT-L/14"),
 }
 
 SOURCES = ["legacy", "v2", "both"]
 
 
-def source_dir(shared_data: Path, source: str) -> Path:
-    return shared_data if source == "both" else shared_data / source
+def source_dir(root: Path, source: str) -> Path:
+    return root if source == "both" else root / source
+
+
+def expected_counts(root: Path, source: str) -> dict[Category, int]:
+    """Records per category an import of ``source`` under ``root`` must load."""
+    if is_reference(root):
+        return REFERENCE_COUNTS  # upstream writes no v2 file for the v2-only categories
+    return LEGACY_COUNTS if source == "legacy" else V2_COUNTS
 
 
 @pytest.fixture
@@ -69,8 +86,19 @@ def any_db(db_url: str) -> Iterator[Services]:
     services.db.dispose()
 
 
-def fresh(tmp_path: Path, name: str) -> Services:
-    return open_services(f"sqlite:///{tmp_path / name}.db")
+@pytest.fixture
+def fresh(tmp_path: Path, sqlite_template: Path) -> Iterator[Callable[[str], Services]]:
+    """``fresh(name)``: another empty database (disposed at the end of the test)."""
+    opened: list[Services] = []
+
+    def make(name: str) -> Services:
+        target = copy_sqlite(sqlite_template, tmp_path / f"{name}.db")
+        opened.append(open_services(f"sqlite:///{target}"))
+        return opened[-1]
+
+    yield make
+    for services in opened:
+        services.db.dispose()
 
 
 def hashes(svc: Services) -> dict[str, dict[str, str]]:
@@ -81,71 +109,74 @@ def hashes(svc: Services) -> dict[str, dict[str, str]]:
     return out
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def writable_copy(shared_data: Path, tmp_path: Path, *parts: str) -> Path:
-    """A writable copy of shared/data (the originals are read-only) to damage on purpose."""
-    root = tmp_path / "src"
+def writable_copy(root: Path, tmp_path: Path, *parts: str) -> Path:
+    """A writable copy of the data folder (the originals are read-only) to damage on purpose."""
+    target = tmp_path / "src"
     for part in parts:
-        shutil.copytree(shared_data / part, root / part)
-    for path in root.rglob("*"):
+        shutil.copytree(root / part, target / part)
+    for path in target.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
-    return root
+    return target
 
 
 # ---------------------------------------------------------------------- counts
 
 
 @pytest.mark.parametrize("source", SOURCES)
-def test_every_category_loads_with_its_real_count(
-    any_db: Services, shared_data: Path, source: str
-) -> None:
-    report = any_db.files.import_path(source_dir(shared_data, source), IMPORTER)
+def test_every_category_loads_with_its_count(any_db: Services, data_dir: Path, source: str) -> None:
+    report = any_db.files.import_path(source_dir(data_dir, source), IMPORTER)
 
+    counts = expected_counts(data_dir, source)
     loaded = {Category(c.category): c.records for c in report.categories}
-    assert loaded == EXPECTED_COUNTS
+    assert loaded == counts
     for category in Category:
         records, version = any_db.catalog.records(category)
-        assert len(records) == EXPECTED_COUNTS.get(category, 0), category.value
-        assert version == (1 if category in EXPECTED_COUNTS else 0), category.value
-    expected_fmt = {"legacy": "legacy", "v2": "v2", "both": "v2+legacy"}[source]
-    assert {c.source for c in report.categories} == {expected_fmt}
-    # The names are the real ones (spot checks, including a slash in a utility key).
-    assert "CyriousMix" in any_db.catalog.records(Category.image_generation)[0]
-    assert "Aeala/Enterredaas-65b" in any_db.catalog.records(Category.text_generation)[0]
-    assert "ViT-L/14" in any_db.catalog.records(Category.clip)[0]
+        assert len(records) == counts.get(category, 0), category.value
+        assert version == (1 if category in counts else 0), category.value
+    for item in report.categories:
+        both = "v2+legacy" if Category(item.category) in LEGACY_CATEGORIES else "v2"
+        assert item.source == {"legacy": "legacy", "v2": "v2", "both": both}[source], item
+    # Spot checks of the names, including a slash in a utility key.
+    image, text, clip = SPOT_CHECKS["reference" if is_reference(data_dir) else "corpus"]
+    assert image in any_db.catalog.records(Category.image_generation)[0]
+    assert text in any_db.catalog.records(Category.text_generation)[0]
+    assert clip in any_db.catalog.records(Category.clip)[0]
     assert_consistent(any_db)
 
 
-def test_obsolete_and_helper_files_are_skipped_not_imported(
-    svc: Services, shared_data: Path
-) -> None:
-    report = svc.files.import_path(shared_data / "legacy", IMPORTER)
+def test_obsolete_and_helper_files_are_skipped_not_imported(svc: Services, data_dir: Path) -> None:
+    report = svc.files.import_path(data_dir / "legacy", IMPORTER)
     skipped = {Path(p).name for p in report.skipped}
-    assert {
-        "aitemplate.json",
-        "db_dep.json",
-        "db_embeds.json",
-        "model_mod_data.json",
-        "stable_diffusion.schema.json",
-        "defaults.json",
-        "generation_params.json",
-        "lora.json",
-    } <= skipped
+    assert skipped >= SKIPPED_LEGACY
     # The text source is models.csv (db.json is generated from it), as upstream's converter.
     text = next(c for c in report.categories if c.category == "text_generation")
     assert [Path(f).name for f in text.files] == ["models.csv"]
 
 
-def test_legacy_and_v2_sources_give_the_same_records(tmp_path: Path, shared_data: Path) -> None:
-    """Our legacy converter reproduces upstream's v2 files record for record."""
-    from_legacy = fresh(tmp_path, "legacy")
-    from_v2 = fresh(tmp_path, "v2")
-    from_legacy.files.import_path(shared_data / "legacy", IMPORTER)
-    from_v2.files.import_path(shared_data / "v2", IMPORTER)
-    assert hashes(from_legacy) == hashes(from_v2)
+def test_legacy_and_v2_sources_give_the_same_records(
+    fresh: Callable[[str], Services], data_dir: Path
+) -> None:
+    """Our legacy converter reproduces the v2 files record for record (upstream's own output in
+    the public reference)."""
+    from_legacy = fresh("legacy")
+    from_v2 = fresh("v2")
+    from_legacy.files.import_path(data_dir / "legacy", IMPORTER)
+    from_v2.files.import_path(data_dir / "v2", IMPORTER)
+    legacy, v2 = hashes(from_legacy), hashes(from_v2)
+    for category in Category:
+        if category not in LEGACY_CATEGORIES:
+            assert legacy[category.value] == {}
+            v2[category.value] = {}
+    assert legacy == v2
 
 
 # ---------------------------------------------------------------------- round trips
@@ -153,20 +184,21 @@ def test_legacy_and_v2_sources_give_the_same_records(tmp_path: Path, shared_data
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_v2_export_reimported_into_fresh_db_has_identical_hashes(
-    tmp_path: Path, shared_data: Path, source: str
+    fresh: Callable[[str], Services], tmp_path: Path, data_dir: Path, source: str
 ) -> None:
-    first = fresh(tmp_path, "first")
-    first.files.import_path(source_dir(shared_data, source), IMPORTER)
+    first = fresh("first")
+    first.files.import_path(source_dir(data_dir, source), IMPORTER)
     out = tmp_path / "export"
     written = first.files.export(out, "v2")
     assert {p.relative_to(out).as_posix() for p in written} == {
         f"v2/{name}" for name in V2_FILE_NAMES.values()
     }
 
-    second = fresh(tmp_path, "second")
+    second = fresh("second")
     second.files.import_path(out, IMPORTER)
     assert hashes(second) == hashes(first)
-    assert sum(len(v) for v in hashes(second).values()) == sum(EXPECTED_COUNTS.values())
+    total = sum(expected_counts(data_dir, source).values())
+    assert sum(len(v) for v in hashes(second).values()) == total
     # Same order too: a second export is byte-identical.
     again = tmp_path / "again"
     second.files.export(again, "v2")
@@ -174,24 +206,29 @@ def test_v2_export_reimported_into_fresh_db_has_identical_hashes(
         assert (again / path.relative_to(out)).read_bytes() == path.read_bytes(), path.name
 
 
-def test_both_export_reimported_keeps_legacy_only_fields(tmp_path: Path, shared_data: Path) -> None:
+def test_both_export_reimported_keeps_legacy_only_fields(
+    fresh: Callable[[str], Services], tmp_path: Path, data_dir: Path
+) -> None:
     """Exporting v2+legacy and importing that keeps what v2 has no place for (extras)."""
-    first = fresh(tmp_path, "first")
-    first.files.import_path(shared_data, IMPORTER)
+    first = fresh("first")
+    first.files.import_path(data_dir, IMPORTER)
     out = tmp_path / "export"
     first.files.export(out, "both")
-    second = fresh(tmp_path, "second")
+    second = fresh("second")
     second.files.import_path(out, IMPORTER)
     assert snapshot(second).catalog == snapshot(first).catalog
-    legacy = json.loads((out / "legacy/image/stable_diffusion.json").read_text())
-    assert sum("features_not_supported" in e for e in legacy.values()) == 36
+    exported = json.loads((out / "legacy/image/stable_diffusion.json").read_text())
+    source = json.loads((data_dir / "legacy/image/stable_diffusion.json").read_text())
+    with_fns = sum("features_not_supported" in e for e in source.values())
+    assert with_fns == (36 if is_reference(data_dir) else 3)
+    assert sum("features_not_supported" in e for e in exported.values()) == with_fns
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_reimport_of_unchanged_files_changes_nothing(
-    any_db: Services, shared_data: Path, source: str
+    any_db: Services, corpus_dir: Path, source: str
 ) -> None:
-    path = source_dir(shared_data, source)
+    path = source_dir(corpus_dir, source)
     any_db.files.import_path(path, IMPORTER)
     before = snapshot(any_db)
 
@@ -206,28 +243,29 @@ def test_reimport_of_unchanged_files_changes_nothing(
 
 
 def test_changed_file_reimports_only_that_category(
-    svc: Services, shared_data: Path, tmp_path: Path
+    svc: Services, corpus_dir: Path, tmp_path: Path
 ) -> None:
-    root = writable_copy(shared_data, tmp_path, "v2")
+    root = writable_copy(corpus_dir, tmp_path, "v2")
     svc.files.import_path(root, IMPORTER)
     before = snapshot(svc)
     sd = root / "v2" / "stable_diffusion.json"
     data = json.loads(sd.read_text())
-    data["CyriousMix"]["nsfw"] = True
-    del data["Deliberate 3.0"]
+    data["Lantern Anime"]["nsfw"] = True
+    del data["Saffron Realism"]
     sd.write_text(json.dumps(data, indent=4))
 
     report = svc.files.import_path(root, IMPORTER)
 
     assert report.changed == ["image_generation"]
     item = next(c for c in report.categories if c.category == "image_generation")
-    assert (item.added, item.updated, item.removed, item.records) == (0, 1, 1, 160)
+    total = V2_COUNTS[Category.image_generation] - 1
+    assert (item.added, item.updated, item.removed, item.records) == (0, 1, 1, total)
     after = snapshot(svc)
     assert after.versions == {**before.versions, "image_generation": 2}
     new = after.events[len(before.events) :]
     assert [(e.category, e.action) for e in new] == [("image_generation", "import")]
     assert new[0].payload["files"] == {"v2/stable_diffusion.json": sha256_file(sd)}
-    assert svc.catalog.records(Category.image_generation)[0]["CyriousMix"]["nsfw"] is True
+    assert svc.catalog.records(Category.image_generation)[0]["Lantern Anime"]["nsfw"] is True
     assert_consistent(svc)
 
 
@@ -235,64 +273,68 @@ def test_changed_file_reimports_only_that_category(
 
 
 @pytest.mark.parametrize("source", SOURCES)
-def test_legacy_text_export_reproduces_the_real_db_json(
-    svc: Services, shared_data: Path, tmp_path: Path, source: str
+def test_legacy_text_export_reproduces_the_db_json(
+    svc: Services, data_dir: Path, tmp_path: Path, source: str
 ) -> None:
-    svc.files.import_path(source_dir(shared_data, source), IMPORTER)
+    svc.files.import_path(source_dir(data_dir, source), IMPORTER)
     out = tmp_path / "out"
     svc.files.export(out, "legacy")
 
     exported = json.loads((out / "legacy/text/db.json").read_text(encoding="utf-8"))
-    real = json.loads((shared_data / "legacy/text/db.json").read_text(encoding="utf-8"))
-    assert len(exported) == 2157
+    real = json.loads((data_dir / "legacy/text/db.json").read_text(encoding="utf-8"))
+    assert len(exported) == (2157 if is_reference(data_dir) else DB_JSON_KEYS)
     assert exported == real
     assert list(exported) == list(real)  # key order as convert.py writes it
+    names = len(exported) // 3
     base = [k for k in exported if not k.startswith(("aphrodite/", "koboldcpp/"))]
-    assert len(base) == 719
-    assert sum(k.startswith("aphrodite/") for k in exported) == 719
-    assert sum(k.startswith("koboldcpp/") for k in exported) == 719
+    assert len(base) == names
+    assert sum(k.startswith("aphrodite/") for k in exported) == names
+    assert sum(k.startswith("koboldcpp/") for k in exported) == names
     # The view served to v1 readers is the same object.
     assert svc.catalog.legacy_view(Category.text_generation) == real
 
 
 def test_legacy_text_export_keeps_every_csv_row_once(
-    svc: Services, shared_data: Path, tmp_path: Path
+    svc: Services, data_dir: Path, tmp_path: Path
 ) -> None:
-    svc.files.import_path(shared_data / "legacy", IMPORTER)
+    svc.files.import_path(data_dir / "legacy", IMPORTER)
     out = tmp_path / "out"
     svc.files.export(out, "legacy")
-    import csv
 
-    rows = list(csv.DictReader((out / "legacy/text/models.csv").open(encoding="utf-8")))
-    real = list(csv.DictReader((shared_data / "legacy/text/models.csv").open(encoding="utf-8")))
-    assert len(rows) == 719  # 723 real rows, 4 duplicate names: the last row wins
+    rows = read_csv(out / "legacy/text/models.csv")
+    real = read_csv(data_dir / "legacy/text/models.csv")
+    assert len(rows) == len({r["name"] for r in real}) < len(real)  # repeated names: last wins
     last_real = {r["name"]: r for r in real}
     assert {r["name"]: r for r in rows} == last_real
 
 
-@pytest.mark.parametrize(
-    ("category", "file_name"), sorted(IMAGE_REPO_FILES.items()), ids=lambda v: str(v)
-)
 def test_image_legacy_export_round_trips_every_field(
-    svc: Services, shared_data: Path, tmp_path: Path, category: Category, file_name: str
+    svc: Services, data_dir: Path, tmp_path: Path
 ) -> None:
-    svc.files.import_path(shared_data / "legacy", IMPORTER)
+    svc.files.import_path(data_dir / "legacy", IMPORTER)
     out = tmp_path / "out"
     svc.files.export(out, "legacy")
 
-    exported = json.loads((out / "legacy/image" / file_name).read_text(encoding="utf-8"))
-    real = json.loads((shared_data / "legacy/image" / file_name).read_text(encoding="utf-8"))
-    assert len(exported) == EXPECTED_COUNTS[category]
-    assert exported == real
-    assert list(exported) == list(real)
-    for name, entry in real.items():
-        assert list(exported[name]) == list(entry), f"{file_name}: key order of {name!r}"
+    for category, file_name in sorted(IMAGE_REPO_FILES.items()):
+        exported = json.loads((out / "legacy/image" / file_name).read_text(encoding="utf-8"))
+        real = json.loads((data_dir / "legacy/image" / file_name).read_text(encoding="utf-8"))
+        assert len(exported) == expected_counts(data_dir, "legacy")[category], file_name
+        assert exported == real, file_name
+        assert list(exported) == list(real), file_name
+        for name, entry in real.items():
+            assert list(exported[name]) == list(entry), f"{file_name}: key order of {name!r}"
 
 
 def test_export_both_writes_every_file_atomically(
-    svc: Services, shared_data: Path, tmp_path: Path
+    svc: Services, corpus_dir: Path, tmp_path: Path
 ) -> None:
-    svc.files.import_path(shared_data, IMPORTER)
+    svc.files.import_path(corpus_dir / "legacy", IMPORTER)  # no v2-only category yet
+    empty = tmp_path / "empty"
+    svc.files.export(empty, "v2")
+    # Categories without records still get an (empty) v2 file, like upstream's start-up.
+    assert json.loads((empty / "v2/lora.json").read_text()) == {}
+
+    svc.files.import_path(corpus_dir, IMPORTER)
     out = tmp_path / "out"
     written = svc.files.export(out, "both")
     rel = {p.relative_to(out).as_posix() for p in written}
@@ -301,17 +343,20 @@ def test_export_both_writes_every_file_atomically(
     assert {"legacy/text/models.csv", "legacy/text/db.json"} <= rel
     leftovers = [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
-    # Categories without records still get an (empty) v2 file, like upstream's start-up.
-    assert json.loads((out / "v2/lora.json").read_text()) == {}
+    assert json.loads((out / "v2/lora.json").read_text()) == json.loads(
+        (corpus_dir / "v2/lora.json").read_text()
+    )
     with pytest.raises(ValidationFailed, match="format"):
         svc.files.export(out, "yaml")  # type: ignore[arg-type]
 
 
-def test_import_publishes_the_changed_categories(tmp_path: Path, shared_data: Path) -> None:
+def test_import_publishes_the_changed_categories(
+    sqlite_url: str, tmp_path: Path, corpus_dir: Path
+) -> None:
     """Published files are derived from the database right after every commit, imports too."""
     publish = tmp_path / "publish"
-    svc = open_services(f"sqlite:///{tmp_path / 'db.sqlite'}", publish)
-    root = writable_copy(shared_data, tmp_path, "v2")
+    svc = open_services(sqlite_url, publish)
+    root = writable_copy(corpus_dir, tmp_path, "v2")
     svc.files.import_path(root, IMPORTER)
     assert_published(svc, publish)
     stamps = {p: p.stat().st_mtime_ns for p in publish.rglob("*") if p.is_file()}
@@ -329,7 +374,7 @@ def test_import_publishes_the_changed_categories(tmp_path: Path, shared_data: Pa
         if p.stat().st_mtime_ns != stamp
     }
     assert rewritten == {"v2/esrgan.json", "legacy/image/esrgan.json", ".esrgan.version"}
-    assert len(json.loads((publish / "v2/esrgan.json").read_text())) == 5
+    assert len(json.loads((publish / "v2/esrgan.json").read_text())) == 2
     svc.db.dispose()
 
 
@@ -337,33 +382,34 @@ def test_import_publishes_the_changed_categories(tmp_path: Path, shared_data: Pa
 
 
 def test_one_import_event_per_category_with_the_files_sha256(
-    any_db: Services, shared_data: Path
+    any_db: Services, corpus_dir: Path
 ) -> None:
-    report = any_db.files.import_path(shared_data, IMPORTER)
+    report = any_db.files.import_path(corpus_dir, IMPORTER)
     events = [e for e in any_db.audit.events() if e.action == "import"]
 
-    assert sorted(e.category for e in events) == sorted(c.value for c in EXPECTED_COUNTS)
+    assert sorted(e.category for e in events) == sorted(c.value for c in V2_COUNTS)
     by_category = {e.category: e for e in events}
     for item in report.categories:
         event = by_category[item.category]
         used = [Path(f) for f in item.files]
-        assert len(used) == 2  # the v2 file and the legacy file
+        # the v2 file and the legacy file (only the v2 file for the v2-only categories)
+        assert len(used) == (2 if Category(item.category) in LEGACY_CATEGORIES else 1)
         # Every source file is named once with its own sha256 (v2/blip.json and
         # legacy/image/blip.json share a base name, so a name alone would lose one of them).
         assert sorted(event.payload["files"].values()) == sorted(sha256_file(p) for p in used)
         assert len(event.payload["files"]) == len(used)
         assert event.logical_user_id == IMPORTER.user_id
         assert event.username == IMPORTER.username
-        assert len(event.payload["records"]) == EXPECTED_COUNTS[Category(item.category)]
+        assert len(event.payload["records"]) == V2_COUNTS[Category(item.category)]
     assert_consistent(any_db)
 
 
 def test_replay_catalog_follows_imports_and_reimports(
-    svc: Services, shared_data: Path, tmp_path: Path
+    svc: Services, corpus_dir: Path, tmp_path: Path
 ) -> None:
-    svc.files.import_path(shared_data / "v2", IMPORTER)
-    svc.files.import_path(shared_data / "legacy", IMPORTER)
-    root = writable_copy(shared_data, tmp_path, "v2")
+    svc.files.import_path(corpus_dir / "v2", IMPORTER)
+    svc.files.import_path(corpus_dir / "legacy", IMPORTER)
+    root = writable_copy(corpus_dir, tmp_path, "v2")
     blip = root / "v2" / "blip.json"
     data = json.loads(blip.read_text())
     first = next(iter(data))
@@ -391,7 +437,7 @@ def _break_json(root: Path) -> Path:
 def _break_v2_record(root: Path) -> Path:
     target = root / "v2" / "stable_diffusion.json"
     data = json.loads(target.read_text())
-    del data["CyriousMix"]["nsfw"]
+    del data["Lantern Anime"]["nsfw"]
     target.write_text(json.dumps(data))
     return target
 
@@ -405,7 +451,9 @@ def _break_csv_encoding(root: Path) -> Path:
 def _break_csv_number(root: Path) -> Path:
     target = root / "legacy" / "text" / "models.csv"
     text = target.read_text(encoding="utf-8")
-    target.write_text(text.replace("acrastt/Marx-3B-V3,3,", "acrastt/Marx-3B-V3,three,", 1))
+    broken = text.replace("Quillworks/Parchment-3B-V2,3,", "Quillworks/Parchment-3B-V2,three,", 1)
+    assert broken != text
+    target.write_text(broken)
     return target
 
 
@@ -447,10 +495,10 @@ BREAKERS = {
 
 @pytest.mark.parametrize("case", sorted(BREAKERS))
 def test_bad_file_is_refused_naming_the_file(
-    svc: Services, shared_data: Path, tmp_path: Path, case: str
+    svc: Services, corpus_dir: Path, tmp_path: Path, case: str
 ) -> None:
     breaker, parts = BREAKERS[case]
-    root = writable_copy(shared_data, tmp_path, *parts)
+    root = writable_copy(corpus_dir, tmp_path, *parts)
     bad = breaker(root)
     before = snapshot(svc)
 

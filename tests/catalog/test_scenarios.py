@@ -1,6 +1,7 @@
-"""The three real-data change sets of shared/data/scenarios through the whole review flow.
+"""The three scenarios (corpus; the public ones in the real-reference tier) through the whole
+review flow.
 
-Each scenario is imported on top of the real reference (v2 + legacy), enqueued by one person,
+Each scenario is imported on top of its reference (v2 + legacy), enqueued by one person,
 approved by a second and applied by a third; then the exported files (v2 and legacy) are
 compared before/after: exactly the scenario's model keys changed, and nothing else in any file.
 """
@@ -27,12 +28,7 @@ from tests.catalog.helpers import (
     enqueue,
     open_services,
 )
-
-SCENARIOS = {
-    "01_create_image_sdxl_finetune.json": "create",
-    "02_update_image_nsfw_description.json": "update",
-    "03_delete_text_model.json": "delete",
-}
+from tests.corpus import SCENARIOS, scenario
 
 #: Fields apply may add to a v2 record beyond the payload: server metadata and category
 #: defaults written out (the real image file omits defaults, spec data-model §5).
@@ -40,17 +36,15 @@ NORMALISED = {"record_type", "metadata", "model_classification", "inpainting"}
 
 
 @pytest.fixture
-def svc(tmp_path: Path, shared_data: Path) -> Iterator[Services]:
-    services = open_services(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "publish")
-    services.files.import_path(shared_data, IMPORTER)
+def svc(sqlite_url: str, tmp_path: Path, data_dir: Path) -> Iterator[Services]:
+    services = open_services(sqlite_url, tmp_path / "publish")
+    services.files.import_path(data_dir, IMPORTER)
     yield services
     services.db.dispose()
 
 
-def load_changes(shared_data: Path, file_name: str) -> list[dict[str, Any]]:
-    changes = json.loads((shared_data / "scenarios" / file_name).read_text(encoding="utf-8"))
-    assert isinstance(changes, list) and changes
-    return changes
+def load_changes(root: Path, file_name: str) -> list[dict[str, Any]]:
+    return scenario(file_name, root)
 
 
 def export_tree(svc: Services, out: Path) -> dict[str, bytes]:
@@ -83,9 +77,9 @@ def run_scenario(svc: Services, changes: list[dict[str, Any]]) -> list[int]:
 
 
 def test_scenario_01_create_adds_exactly_one_image_model(
-    svc: Services, shared_data: Path, tmp_path: Path
+    svc: Services, data_dir: Path, tmp_path: Path
 ) -> None:
-    (change,) = load_changes(shared_data, "01_create_image_sdxl_finetune.json")
+    (change,) = load_changes(data_dir, "01_create_image_sdxl_finetune.json")
     name = change["model_name"]
     before = export_tree(svc, tmp_path / "before")
 
@@ -114,7 +108,7 @@ def test_scenario_01_create_adds_exactly_one_image_model(
     assert legacy["config"]["download"] == [
         {"file_name": download["file_name"], "file_path": "", "file_url": download["file_url"]}
     ]
-    # The new model is last, after the 161 real ones.
+    # The new model is last, after the ones already there.
     assert list(json.loads(after["v2/stable_diffusion.json"]))[-1] == name
     diff = svc.catalog.diff(cid)
     assert diff.net_operation == "modified"  # applied: it now exists
@@ -123,9 +117,9 @@ def test_scenario_01_create_adds_exactly_one_image_model(
 
 
 def test_scenario_02_update_changes_only_nsfw_and_description(
-    svc: Services, shared_data: Path, tmp_path: Path
+    svc: Services, data_dir: Path, tmp_path: Path
 ) -> None:
-    (change,) = load_changes(shared_data, "02_update_image_nsfw_description.json")
+    (change,) = load_changes(data_dir, "02_update_image_nsfw_description.json")
     name = change["model_name"]
     live = svc.catalog.record(Category.image_generation, name)
     assert live["nsfw"] is False
@@ -167,15 +161,16 @@ def test_scenario_02_update_changes_only_nsfw_and_description(
 
 
 def test_scenario_03_delete_removes_three_db_json_keys_and_one_csv_row(
-    svc: Services, shared_data: Path, tmp_path: Path
+    svc: Services, data_dir: Path, tmp_path: Path
 ) -> None:
-    (change,) = load_changes(shared_data, "03_delete_text_model.json")
+    (change,) = load_changes(data_dir, "03_delete_text_model.json")
     name = change["model_name"]
     before = export_tree(svc, tmp_path / "before")
 
     ids = [enqueue(svc, "text_generation", name, "delete", None)]
     queued = svc.review.get_change(ids[0])
-    assert queued.related_models == [f"aphrodite/{name}", "koboldcpp/Enterredaas-65b"]
+    koboldcpp = f"koboldcpp/{name.split('/', 1)[1]}"
+    assert queued.related_models == [f"aphrodite/{name}", koboldcpp]
     diff = svc.catalog.diff(ids[0])
     assert diff.net_operation == "deleted" and diff.proposed_state is None
     assert "parameters" in diff.fields_removed
@@ -195,10 +190,13 @@ def test_scenario_03_delete_removes_three_db_json_keys_and_one_csv_row(
     )
     assert key_diff(before["legacy/text/db.json"], after["legacy/text/db.json"]) == (
         set(),
-        {name, f"aphrodite/{name}", "koboldcpp/Enterredaas-65b"},
+        {name, f"aphrodite/{name}", koboldcpp},
         set(),
     )
-    assert len(json.loads(after["legacy/text/db.json"])) == 2157 - 3
+    assert (
+        len(json.loads(after["legacy/text/db.json"]))
+        == len(json.loads(before["legacy/text/db.json"])) - 3
+    )
 
     old_rows = list(csv.reader(before["legacy/text/models.csv"].decode().splitlines()))
     new_rows = list(csv.reader(after["legacy/text/models.csv"].decode().splitlines()))
@@ -210,8 +208,8 @@ def test_scenario_03_delete_removes_three_db_json_keys_and_one_csv_row(
     assert_published(svc, tmp_path / "publish")
 
 
-def test_all_three_scenarios_in_one_batch(svc: Services, shared_data: Path, tmp_path: Path) -> None:
-    changes = [c for f in SCENARIOS for c in load_changes(shared_data, f)]
+def test_all_three_scenarios_in_one_batch(svc: Services, data_dir: Path, tmp_path: Path) -> None:
+    changes = [c for f in SCENARIOS for c in load_changes(data_dir, f)]
     before = export_tree(svc, tmp_path / "before")
     versions = svc.catalog.versions()
 
@@ -225,10 +223,11 @@ def test_all_three_scenarios_in_one_batch(svc: Services, shared_data: Path, tmp_
         "legacy/text/db.json",
         "legacy/text/models.csv",
     }
+    created, updated = (changes[0]["model_name"], changes[1]["model_name"])
     assert key_diff(before["v2/stable_diffusion.json"], after["v2/stable_diffusion.json"]) == (
-        {"Lumen Realism XL"},
+        {created},
         set(),
-        {"CyriousMix"},
+        {updated},
     )
     assert svc.catalog.versions() == {
         **versions,

@@ -1,18 +1,23 @@
-"""Run the real ``modelref`` console script in subprocesses against real SQLite files.
+"""Run the ``modelref`` CLI against real SQLite files: in-process (Typer's ``CliRunner``) for
+speed, and through the real console script in a subprocess where the process matters
+(``real=True``: exit statuses, pipes, the entry point; see test_console_script.py).
 
-A session-wide template database (the real v2 reference imported, three local keys) is
-built once with the CLI itself and copied for each test.
+A session-wide template database (the corpus' v2 files imported, one local key per user) is
+built once with the CLI itself and copied for each test. Remote mode talks to a real
+``modelref serve`` process.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
-import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +25,13 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from modelref.cli.main import app
+from tests.conftest import copy_sqlite
+from tests.corpus import CORPUS
+
+DATA = CORPUS
 _SCRIPT = Path(sys.executable).with_name("modelref")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "modelref.cli.main"]
 
@@ -48,14 +58,16 @@ class Env:
     def url(self) -> str:
         return f"sqlite:///{self.db}"
 
-    def run(self, *args: str, key: str | None = None, stdin: str | None = None) -> Result:
+    def run(
+        self, *args: str, key: str | None = None, stdin: str | None = None, real: bool = False
+    ) -> Result:
         """``modelref ARGS`` (remote when a server runs), acting with ``key``'s API key."""
         extra: list[str] = []
         if self.server:
             extra += ["--server", self.server]
         if key:
             extra += ["--apikey", self.keys[key]]
-        return run_cli(*args, *extra, db=self.db, stdin=stdin)
+        return run_cli(*args, *extra, db=self.db, stdin=stdin, real=real)
 
     def local(self, *args: str, key: str | None = None) -> Result:
         """Always local mode on this environment's database."""
@@ -63,12 +75,34 @@ class Env:
         return run_cli(*args, *extra, db=self.db)
 
 
-def run_cli(*args: str, db: Path | None = None, stdin: str | None = None) -> Result:
+def cli_env(db: Path | None) -> dict[str, str | None]:
+    """What the command sees of the environment (beyond the test process's, which has no
+    deployment setting: tests/conftest.py removes them)."""
+    env: dict[str, str | None] = {"COLUMNS": "200", "FORCE_COLOR": None, "NO_COLOR": None}
+    env["MODELREF_DATABASE_URL"] = f"sqlite:///{db}" if db is not None else None
+    return env
+
+
+def run_cli(
+    *args: str, db: Path | None = None, stdin: str | None = None, real: bool = False
+) -> Result:
+    """``modelref ARGS`` on ``db``: in-process, or through the console script with ``real``."""
+    if real:
+        return run_script(*args, db=db, stdin=stdin)
+    result = CliRunner().invoke(app, list(args), input=stdin, env=cli_env(db))
+    err = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # What the console script would print for an unexpected error: ok()/fails() catch it.
+        err += "".join(traceback.format_exception(result.exception))
+    return Result(result.exit_code, result.stdout, err)
+
+
+def run_script(*args: str, db: Path | None = None, stdin: str | None = None) -> Result:
+    """The real ``modelref`` console script in a subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELREF_")}
-    env["COLUMNS"] = "200"
-    env.pop("FORCE_COLOR", None)
-    if db is not None:
-        env["MODELREF_DATABASE_URL"] = f"sqlite:///{db}"
+    env.update({k: v for k, v in cli_env(db).items() if v is not None})
+    for name in ("FORCE_COLOR", "NO_COLOR"):
+        env.pop(name, None)
     proc = subprocess.run(
         [*COMMAND, *args],
         env=env,
@@ -105,9 +139,7 @@ USERS = {
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Env:
-    """A database with the real v2 reference imported and one key per user in USERS."""
-    if not (DATA / "v2").is_dir():
-        pytest.fail(f"real reference data not found at {DATA}")
+    """A database with the corpus' v2 files imported and one key per user in USERS."""
     env = Env(tmp_path_factory.mktemp("template") / "modelref.db")
     ok(run_cli("import", str(DATA / "v2"), "--quiet", db=env.db))
     for name, (uid, username, role) in USERS.items():
@@ -126,16 +158,15 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Env:
             )
         )
         env.keys[name] = created.out.strip()
+    gc.collect()  # the in-process commands' engines: closed, so nothing writes any more
+    with sqlite3.connect(env.db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
     return env
 
 
 def copy_env(template: Env, target: Path) -> Env:
-    target.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        src = Path(f"{template.db}{suffix}")
-        if src.exists():
-            shutil.copy(src, Path(f"{target / 'modelref.db'}{suffix}"))
-    return Env(target / "modelref.db", dict(template.keys))
+    return Env(copy_sqlite(template.db, target / "modelref.db"), dict(template.keys))
 
 
 @pytest.fixture
@@ -152,8 +183,6 @@ def free_port() -> int:
 @pytest.fixture
 def remote_env(template: Env, tmp_path: Path) -> Iterator[Env]:
     """A real ``modelref serve`` on 127.0.0.1 over a copy of the template database."""
-    if not (Path(__file__).resolve().parents[2] / "src/modelref/api/app.py").exists():
-        pytest.skip("the HTTP API (src/modelref/api/app.py) is not there yet")
     env = copy_env(template, tmp_path / "remote")
     port = free_port()
     log = (tmp_path / "server.log").open("wb")

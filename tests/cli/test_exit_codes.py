@@ -10,7 +10,15 @@ import pytest
 
 from tests.cli.conftest import DATA, Env, fails, free_port, ok, run_cli
 
-UPDATE = ("queue", "submit", "--category", "image_generation", "--model", "CyriousMix", "--update")
+UPDATE = (
+    "queue",
+    "submit",
+    "--category",
+    "image_generation",
+    "--model",
+    "Lantern Anime",
+    "--update",
+)
 
 
 def two_approved_updates(env: Env) -> tuple[str, str]:
@@ -27,13 +35,13 @@ def test_stale_change_is_a_conflict(local_env: Env) -> None:
     diff = ok(local_env.run("queue", "diff", second, key="bob")).out
     assert "stale" in diff
     result = fails(local_env.run("queue", "apply", second, key="bob"), 3, f"Change {second}")
-    assert "CyriousMix" in result.err and "stale" in result.err
+    assert "Lantern Anime" in result.err and "stale" in result.err
     forced = ok(local_env.run("queue", "apply", second, "--force", "--json", key="bob")).json()
     assert forced["applied"][0]["status"] == "applied"
 
 
 def test_create_of_an_existing_model_is_a_conflict(local_env: Env, tmp_path: Path) -> None:
-    live = json.loads((DATA / "v2" / "stable_diffusion.json").read_text())["CyriousMix"]
+    live = json.loads((DATA / "v2" / "stable_diffusion.json").read_text())["Lantern Anime"]
     (tmp_path / "cyrious.json").write_text(json.dumps(live))
     result = local_env.run(
         "queue",
@@ -41,13 +49,13 @@ def test_create_of_an_existing_model_is_a_conflict(local_env: Env, tmp_path: Pat
         "--category",
         "image_generation",
         "--model",
-        "CyriousMix",
+        "Lantern Anime",
         "--create",
         "--file",
         str(tmp_path / "cyrious.json"),
         key="alice",
     )
-    fails(result, 3, "CyriousMix", "already exists")
+    fails(result, 3, "Lantern Anime", "already exists")
 
 
 def test_auth_errors(local_env: Env) -> None:
@@ -89,11 +97,11 @@ def test_invalid_field_value_names_the_field(local_env: Env) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ("queue", "submit", "--category", "blip", "--model", "BLIP"),  # no operation
-        ("queue", "submit", "--category", "blip", "--model", "BLIP", "--create", "--update"),
-        ("queue", "submit", "--category", "blip", "--model", "BLIP", "--update"),  # no edit
+        ("queue", "submit", "--category", "blip", "--model", "BLIP-tiny"),  # no operation
+        ("queue", "submit", "--category", "blip", "--model", "BLIP-tiny", "--create", "--update"),
+        ("queue", "submit", "--category", "blip", "--model", "BLIP-tiny", "--update"),  # no edit
         ("queue", "submit", "--category", "nope", "--model", "x", "--delete"),
-        ("queue", "submit", "--category", "blip", "--model", "BLIP", "--update", "--set", "x"),
+        ("queue", "submit", "--category", "blip", "--model", "BLIP-tiny", "--update", "--set", "x"),
         ("queue", "apply", "1", "--batch", "1"),
         ("queue", "apply"),
         ("queue", "purge", "--status", "rejected"),  # no --yes

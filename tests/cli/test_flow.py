@@ -64,7 +64,7 @@ def run_flow(env: Env, tmp_path: Path) -> dict[str, Any]:
             "--category",
             "image_generation",
             "--model",
-            "Lumen Realism XL",
+            "Kelp Forest XL",
             "--create",
             "--file",
             str(payload),
@@ -79,7 +79,7 @@ def run_flow(env: Env, tmp_path: Path) -> dict[str, Any]:
             "--category",
             "image_generation",
             "--model",
-            "CyriousMix",
+            "Lantern Anime",
             "--update",
             "--set",
             "nsfw=true",
@@ -106,7 +106,7 @@ def run_flow(env: Env, tmp_path: Path) -> dict[str, Any]:
     ).json()
     out["show"] = ok(env.run("queue", "show", ids[1], "--json", key="rita")).json()
     out["record"] = ok(
-        env.run("catalog", "show", "image_generation", "Lumen Realism XL", "--json", key="rita")
+        env.run("catalog", "show", "image_generation", "Kelp Forest XL", "--json", key="rita")
     ).json()
     out["list_applied"] = ok(
         env.run("queue", "list", "--status", "applied", "--json", key="rita")
@@ -143,7 +143,7 @@ def check_flow(out: dict[str, Any]) -> None:
     assert all(r["applied_by"] == "3003" and r["applied_job_id"] == "flow-job-1" for r in applied)
     assert out["apply"]["batch_split_occurred"] is False
     assert out["show"]["status"] == "applied" and out["show"]["approved_by"] == "2002"
-    assert out["record"]["name"] == "Lumen Realism XL"
+    assert out["record"]["name"] == "Kelp Forest XL"
     assert out["record"]["baseline"] == "stable_diffusion_xl"
     assert out["list_applied"]["total"] == 2
     assert out["verify"]["ok"] is True and out["verify"]["broken_event_id"] is None
@@ -182,7 +182,7 @@ def test_human_output_of_the_flow(local_env: Env) -> None:
             "--category",
             "image_generation",
             "--model",
-            "CyriousMix",
+            "Lantern Anime",
             "--update",
             "--set",
             "nsfw=true",
@@ -190,7 +190,7 @@ def test_human_output_of_the_flow(local_env: Env) -> None:
         )
     )
     table = ok(local_env.run("queue", "list")).out
-    assert "CyriousMix" in table and "pending" in table and "alice#1001" in table
+    assert "Lantern Anime" in table and "pending" in table and "alice#1001" in table
     assert "critical" in table and "\x1b[" not in table
     diff = ok(local_env.run("queue", "diff", "1")).out
     assert "nsfw (critical)" in diff and "CRITICAL" in diff and "\x1b[" not in diff

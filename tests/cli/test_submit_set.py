@@ -1,4 +1,4 @@
-"""``queue submit --set`` on real records of ../shared/data/v2: the diff shows only the edits."""
+"""``queue submit --set`` on the corpus' records (tests/data/v2): the diff shows only the edits."""
 
 from __future__ import annotations
 
@@ -18,28 +18,28 @@ def live(file: str, name: str) -> dict[str, Any]:
 CASES = [
     pytest.param(
         "text_generation",
-        "Aeala/Enterredaas-65b",
-        ["description=An old LLaMA-1 era model", "nsfw=true", 'tags=["legacy"]'],
+        "Quillworks/Archivist-65b",
+        ["description=An old 65B model", "nsfw=true", 'tags=["legacy"]'],
         {"description", "nsfw", "tags"},
         id="text",
     ),
     pytest.param(
         "blip",
-        "BLIP",
+        "BLIP-tiny",
         ["config.download.0.file_url=https://example.invalid/blip.pth"],
         {"config.download"},
         id="blip-nested-list-item",
     ),
     pytest.param(
         "controlnet",
-        "control_canny",
+        "control_lineart",
         ["description=Canny edges", "size_on_disk_bytes=1234"],
         {"description", "size_on_disk_bytes"},
         id="controlnet",
     ),
     pytest.param(
         "image_generation",
-        "CyriousMix",
+        "Lantern Anime",
         ["nsfw=true", "description=Semi-realistic anime characters. Mostly NSFW."],
         {"nsfw", "description"},
         id="image",
@@ -91,7 +91,7 @@ def test_set_values_parse_as_json_when_they_can(local_env: Env) -> None:
             "--category",
             "text_generation",
             "--model",
-            "Aeala/Enterredaas-65b",
+            "Quillworks/Archivist-65b",
             "--update",
             "--set",
             "nsfw=true",
@@ -140,7 +140,7 @@ def test_create_and_delete(local_env: Env) -> None:
             "--category",
             "blip",
             "--model",
-            "BLIP",
+            "BLIP-tiny",
             "--delete",
             "--json",
             key="alice",
@@ -152,14 +152,14 @@ def test_create_and_delete(local_env: Env) -> None:
 
 
 def test_file_from_stdin_with_set_on_top(local_env: Env) -> None:
-    record = live("blip.json", "BLIP")
+    record = live("blip.json", "BLIP-tiny")
     result = local_env.run(
         "queue",
         "submit",
         "--category",
         "blip",
         "--model",
-        "BLIP",
+        "BLIP-tiny",
         "--update",
         "--file",
         "-",

@@ -7,6 +7,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from modelref import PendingChangeStatus as S
 from modelref.domain import errors
 from modelref.service.audit import AuditService
 from modelref.service.queue import PendingQueueService
-from tests.conftest import drop_pg_schema, new_pg_schema_url
+from tests.conftest import copy_sqlite, drop_pg_database, new_pg_database, sqlite_template_path
 from tests.factories import ALICE, BOB, CAROL
 
 NAMES = ["alpha", "Alpha-XL", "beta", "beta_mini"]
@@ -37,20 +38,19 @@ TERMINAL = frozenset({S.APPLIED, S.REJECTED})
 picks = st.integers(min_value=0, max_value=63)
 
 
-def machine_settings(examples: int) -> settings:
+def machine_settings(share: int) -> settings:
+    """1/``share`` of the loaded Hypothesis profile's examples (tests/conftest.py: ``short`` by
+    default, ``ci`` under CI=true), 30 steps each; deadline and seed come from the profile."""
     return settings(
-        max_examples=examples,
+        max_examples=max(2, settings().max_examples // share),
         stateful_step_count=30,
-        deadline=None,
-        derandomize=True,
-        database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
 
 
-#: SQLite examples are cheap (a new file); a PostgreSQL example costs a schema and migrations.
-SQLITE_SETTINGS = machine_settings(50)
-POSTGRES_SETTINGS = machine_settings(25)
+#: SQLite examples are cheap (a copied file); a PostgreSQL example clones a database.
+SQLITE_SETTINGS = machine_settings(2)  # 50 under the ci profile, 10 under short
+POSTGRES_SETTINGS = machine_settings(4)  # 25 under ci, 5 under short
 
 
 @dataclass
@@ -76,12 +76,13 @@ class ModelledQueue(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self._tmp: str | None = None
-        self._schema: str | None = None
+        self._database: str | None = None
         if self.engine == "sqlite":
             self._tmp = tempfile.mkdtemp(prefix="modelref-stateful-")
-            url = f"sqlite:///{self._tmp}/queue.db"
+            target = copy_sqlite(sqlite_template_path(), Path(self._tmp) / "queue.db")
+            url = f"sqlite:///{target}"
         else:
-            url, self._schema = new_pg_schema_url()
+            url, self._database = new_pg_database()
         self.svc = PendingQueueService.from_url(url)
         self.audit = AuditService(self.svc.db)
         self.model: dict[int, Expected] = {}
@@ -96,8 +97,8 @@ class ModelledQueue(RuleBasedStateMachine):
         self.svc.db.dispose()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
-        if self._schema is not None:
-            drop_pg_schema(self._schema)
+        if self._database is not None:
+            drop_pg_database(self._database)
 
     # ------------------------------------------------------------------ helpers
     def _choose(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from modelref import PendingChangeStatus as S
@@ -13,6 +14,13 @@ from modelref import PendingQueueFilter
 from modelref.service.audit import AuditService
 from modelref.service.queue import PendingQueueService
 from tests.factories import ALICE, BOB, CAROL, enqueue_create
+
+
+@pytest.fixture
+def svc(db_url: str) -> Iterator[PendingQueueService]:
+    service = PendingQueueService.from_url(db_url)
+    yield service
+    service.db.dispose()
 
 
 # ---------------------------------------------------------------------- tamper evidence
@@ -49,9 +57,8 @@ _TAMPER: list[tuple[str, Callable[[Any], Any]]] = [
 ]
 
 
-def test_verify_names_exactly_the_altered_event(db_url: str) -> None:
+def test_verify_names_exactly_the_altered_event(svc: PendingQueueService) -> None:
     """Every event and every column: altering one stored value breaks the chain right there."""
-    svc = PendingQueueService.from_url(db_url)
     _history(svc)
     audit = AuditService(svc.db)
     clean = audit.verify()
@@ -80,8 +87,7 @@ def test_verify_names_exactly_the_altered_event(db_url: str) -> None:
     assert audit.verify() == clean
 
 
-def test_verify_names_the_event_after_a_deleted_one(db_url: str) -> None:
-    svc = PendingQueueService.from_url(db_url)
+def test_verify_names_the_event_after_a_deleted_one(svc: PendingQueueService) -> None:
     _history(svc)
     audit = AuditService(svc.db)
     total = audit.verify().events
@@ -93,8 +99,7 @@ def test_verify_names_the_event_after_a_deleted_one(db_url: str) -> None:
 
 
 # ---------------------------------------------------------------------- single open batch
-def test_single_open_batch_survives_a_released_reservation(db_url: str) -> None:
-    svc = PendingQueueService.from_url(db_url)
+def test_single_open_batch_survives_a_released_reservation(svc: PendingQueueService) -> None:
     ids = [enqueue_create(svc, f"m{i}") for i in range(3)]
 
     def approve(cid: int) -> int | None:

@@ -42,6 +42,8 @@ def test_a_live_instance_recovers_an_expired_reservation_and_keeps_live_ones(
     assert live.get_change(a).applied_job_id is None
     assert live.get_change(b).status is PendingChangeStatus.APPLYING
     assert live.get_change(b).applied_job_id == "live-instance"
+    crashed.db.dispose()
+    live.db.dispose()
 
 
 def test_the_reaper_thread_recovers_without_being_asked(db_url: str) -> None:
@@ -67,6 +69,7 @@ def test_the_reaper_thread_recovers_without_being_asked(db_url: str) -> None:
             time.sleep(0.01)
     finally:
         reaper.stop()
+        svc.db.dispose()
 
 
 def test_start_up_recovery_leaves_a_live_instances_reservation_alone(db_url: str) -> None:
@@ -90,3 +93,4 @@ def test_start_up_recovery_leaves_a_live_instances_reservation_alone(db_url: str
     clock.advance(LEASE)
     assert restarted.recover()["reverted"] == [str(a)]
     restarted.db.dispose()
+    live.db.dispose()

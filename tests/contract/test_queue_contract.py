@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import text
 
@@ -13,8 +15,10 @@ from tests.factories import ALICE, BOB, CAROL, enqueue_create, misc_payload, see
 
 
 @pytest.fixture
-def svc(db_url: str) -> PendingQueueService:
-    return PendingQueueService.from_url(db_url)
+def svc(db_url: str) -> Iterator[PendingQueueService]:
+    service = PendingQueueService.from_url(db_url)
+    yield service
+    service.db.dispose()
 
 
 def approve(svc: PendingQueueService, ids: list[int], title: str = "batch") -> int | None:

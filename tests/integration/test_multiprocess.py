@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +18,14 @@ from modelref import PendingChangeStatus
 from modelref.service.audit import AuditService
 from modelref.service.queue import PendingQueueService
 from tests.integration import _workers
+
+
+@pytest.fixture
+def svc(db_url: str) -> Iterator[PendingQueueService]:
+    service = PendingQueueService.from_url(db_url)
+    yield service
+    service.db.dispose()
+
 
 pytestmark = pytest.mark.slow
 
@@ -57,10 +65,6 @@ def run_workers(
                 proc.join(timeout=10)
 
 
-def migrated(url: str) -> PendingQueueService:
-    return PendingQueueService.from_url(url)
-
-
 def assert_audit_matches_store(svc: PendingQueueService, events: int) -> None:
     audit = AuditService(svc.db)
     report = audit.verify()
@@ -69,8 +73,9 @@ def assert_audit_matches_store(svc: PendingQueueService, events: int) -> None:
     assert audit.replay() == {r.change_id: r for r in svc.list_changes().items}
 
 
-def test_four_processes_enqueue_1000_changes_with_ids_1_to_1000(db_url: str) -> None:
-    svc = migrated(db_url)
+def test_four_processes_enqueue_1000_changes_with_ids_1_to_1000(
+    svc: PendingQueueService, db_url: str
+) -> None:
     workers, each = 4, 250
     per_worker = run_workers(_workers.enqueue_many, [(each,)] * workers, db_url)
     all_ids = [cid for ids in per_worker for cid in ids]
@@ -92,8 +97,9 @@ def test_four_processes_enqueue_1000_changes_with_ids_1_to_1000(db_url: str) -> 
     assert_audit_matches_store(svc, workers * each)
 
 
-def test_two_concurrent_approvers_share_one_open_batch(db_url: str) -> None:
-    svc = migrated(db_url)
+def test_two_concurrent_approvers_share_one_open_batch(
+    svc: PendingQueueService, db_url: str
+) -> None:
     rounds, per_round = 8, 4
     ids = [_workers.enqueue(svc, f"m{i}") for i in range(2 * rounds * per_round)]
     plan = [
@@ -115,8 +121,9 @@ def test_two_concurrent_approvers_share_one_open_batch(db_url: str) -> None:
     assert_audit_matches_store(svc, events)
 
 
-def test_concurrent_reservations_of_one_change_have_one_winner(db_url: str) -> None:
-    svc = migrated(db_url)
+def test_concurrent_reservations_of_one_change_have_one_winner(
+    svc: PendingQueueService, db_url: str
+) -> None:
     ids = [_workers.enqueue(svc, f"m{i}") for i in range(20)]
     svc.process_batch(
         approver_id=_workers.APPROVERS[0][0],

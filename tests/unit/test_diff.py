@@ -8,20 +8,28 @@ from typing import Any
 
 import pytest
 
-from modelref.domain.categories import AuditOperation, Category
+from modelref.domain.categories import V2_FILE_NAMES, AuditOperation, Category
 from modelref.domain.diff import build_diff, field_diffs, is_critical, net_operation
 from modelref.domain.queue_models import PendingChangeRecord
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+UPDATE = "02_update_image_nsfw_description.json"
+CREATE = "01_create_image_sdxl_finetune.json"
+DELETE = "03_delete_text_model.json"
 
 
-def _load(relative: str) -> Any:
-    return json.loads((DATA / relative).read_text(encoding="utf-8"))
-
-
-def _scenario(file_name: str) -> dict[str, Any]:
-    change: dict[str, Any] = _load(f"scenarios/{file_name}")[0]
+def _scenario(root: Path, file_name: str) -> dict[str, Any]:
+    change: dict[str, Any] = json.loads(
+        (root / "scenarios" / file_name).read_text(encoding="utf-8")
+    )[0]
     return change
+
+
+def _live(root: Path, scenario: dict[str, Any]) -> dict[str, Any]:
+    """The v2 record the scenario's change is about, as the catalog files have it."""
+    category = Category(scenario["category"])
+    records = json.loads((root / "v2" / V2_FILE_NAMES[category]).read_text(encoding="utf-8"))
+    record: dict[str, Any] = records[scenario["model_name"]]
+    return record
 
 
 def _change(scenario: dict[str, Any], payload: dict[str, Any] | None = None) -> PendingChangeRecord:
@@ -103,9 +111,10 @@ def test_booleans_are_not_numbers() -> None:
     assert field_diffs({"n": 1}, {"n": 1.0}) == []
 
 
-def test_real_update_scenario_shows_exactly_the_two_edits() -> None:
-    current = _load("v2/stable_diffusion.json")["CyriousMix"]
-    proposed = _scenario("02_update_image_nsfw_description.json")["payload"]
+def test_update_scenario_shows_exactly_the_two_edits(data_dir: Path) -> None:
+    scenario = _scenario(data_dir, UPDATE)
+    current = _live(data_dir, scenario)
+    proposed = scenario["payload"]
     diffs = field_diffs(current, proposed)
     assert _paths(diffs) == ["description", "nsfw"]
     assert diffs[1] == {
@@ -177,13 +186,13 @@ def test_is_critical(category: Category, paths: list[str], expected: bool) -> No
 # --- build_diff -------------------------------------------------------------------------------
 
 
-def test_build_diff_for_the_real_update() -> None:
-    scenario = _scenario("02_update_image_nsfw_description.json")
-    current = _load("v2/stable_diffusion.json")["CyriousMix"]
+def test_build_diff_for_the_update_scenario(data_dir: Path) -> None:
+    scenario = _scenario(data_dir, UPDATE)
+    current = _live(data_dir, scenario)
     diff = build_diff(_change(scenario), current)
     assert diff.change_id == 7
     assert diff.category is Category.image_generation
-    assert diff.model_name == "CyriousMix"
+    assert diff.model_name == scenario["model_name"]
     assert diff.operation is AuditOperation.UPDATE
     assert diff.current_state == current
     assert diff.proposed_state == scenario["payload"]
@@ -196,8 +205,8 @@ def test_build_diff_for_the_real_update() -> None:
     assert diff.conflicts == []
 
 
-def test_build_diff_for_the_real_create() -> None:
-    scenario = _scenario("01_create_image_sdxl_finetune.json")
+def test_build_diff_for_the_create_scenario(data_dir: Path) -> None:
+    scenario = _scenario(data_dir, CREATE)
     diff = build_diff(_change(scenario), None)
     assert diff.net_operation == "added"
     assert diff.current_state is None
@@ -206,9 +215,9 @@ def test_build_diff_for_the_real_create() -> None:
     assert diff.is_critical is True
 
 
-def test_build_diff_for_the_real_delete_lists_every_removed_field() -> None:
-    scenario = _scenario("03_delete_text_model.json")
-    current = _load("v2/text_generation.json")["Aeala/Enterredaas-65b"]
+def test_build_diff_for_the_delete_scenario_lists_every_removed_field(data_dir: Path) -> None:
+    scenario = _scenario(data_dir, DELETE)
+    current = _live(data_dir, scenario)
     # The queue stores the live record as the delete's payload (a snapshot).
     diff = build_diff(_change(scenario, payload=current), current)
     assert diff.proposed_state is None
@@ -222,8 +231,8 @@ def test_build_diff_for_the_real_delete_lists_every_removed_field() -> None:
     assert diff.is_critical is True
 
 
-def test_build_diff_for_a_delete_of_a_missing_model() -> None:
-    scenario = _scenario("03_delete_text_model.json")
+def test_build_diff_for_a_delete_of_a_missing_model(corpus_dir: Path) -> None:
+    scenario = _scenario(corpus_dir, DELETE)
     diff = build_diff(_change(scenario), None)
     assert diff.net_operation == "unchanged"
     assert diff.field_diffs == []
@@ -243,9 +252,9 @@ def test_build_diff_unchanged_update_and_extensions() -> None:
     assert diff.conflicts == [3, 9]
 
 
-def test_build_diff_serializes_with_the_wire_keys() -> None:
-    scenario = _scenario("02_update_image_nsfw_description.json")
-    current = _load("v2/stable_diffusion.json")["CyriousMix"]
+def test_build_diff_serializes_with_the_wire_keys(corpus_dir: Path) -> None:
+    scenario = _scenario(corpus_dir, UPDATE)
+    current = _live(corpus_dir, scenario)
     body = build_diff(_change(scenario), current).model_dump(mode="json")
     assert set(body) >= {
         "change_id",

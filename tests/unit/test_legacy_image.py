@@ -1,4 +1,5 @@
-"""Legacy image-repo files ↔ v2 records, checked against the real upstream files."""
+"""Legacy image-repo files ↔ v2 records: on the corpus, and in the real-reference tier on the
+public files (where ``v2/`` is upstream's own converter output)."""
 
 from __future__ import annotations
 
@@ -22,24 +23,25 @@ from modelref.domain.legacy_image import (
     v2_to_legacy_image,
     v2_to_legacy_image_file,
 )
+from tests.conftest import is_reference
+from tests.corpus import CORPUS
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 IMAGE_CATEGORIES = sorted(LEGACY_IMAGE_CATEGORIES, key=lambda c: c.value)
-#: Files whose indentation was edited by hand upstream (mixed tabs/spaces): JSON-equal only.
+#: Public files whose indentation was edited by hand upstream (mixed tabs/spaces): JSON-equal only.
 HAND_INDENTED = {Category.blip, Category.clip, Category.controlnet}
 
 
-def _text(category: Category, part: str) -> str:
-    return (DATA / part / V2_FILE_NAMES[category]).read_text(encoding="utf-8")
+def _text(root: Path, category: Category, part: str) -> str:
+    return (root / part / V2_FILE_NAMES[category]).read_text(encoding="utf-8")
 
 
-def _legacy(category: Category) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(_text(category, "legacy/image"))
+def _legacy(category: Category, root: Path = CORPUS) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(_text(root, category, "legacy/image"))
     return result
 
 
-def _v2(category: Category) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(_text(category, "v2"))
+def _v2(category: Category, root: Path = CORPUS) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(_text(root, category, "v2"))
     return result
 
 
@@ -48,22 +50,21 @@ def _ordered_json(value: Any) -> str:
     return json.dumps(value)
 
 
-def test_data_dir_resolves_to_shared_data() -> None:
-    assert (DATA / "legacy" / "image" / "stable_diffusion.json").is_file()
-
-
 @pytest.mark.parametrize("category", IMAGE_CATEGORIES, ids=lambda c: c.value)
-def test_legacy_to_v2_equals_upstream_converter_output(category: Category) -> None:
-    converted = legacy_image_to_v2(category, _legacy(category))
+def test_legacy_to_v2_equals_the_v2_file(data_dir: Path, category: Category) -> None:
+    converted = legacy_image_to_v2(category, _legacy(category, data_dir))
     records = {key: record for key, (record, _extras) in converted.items()}
-    expected = _v2(category)
+    expected = _v2(category, data_dir)
+    assert records
     assert records == expected
     assert _ordered_json(records) == _ordered_json(expected)  # key order too
 
 
 @pytest.mark.parametrize("category", IMAGE_CATEGORIES, ids=lambda c: c.value)
-def test_legacy_v2_legacy_round_trip_reproduces_every_field(category: Category) -> None:
-    legacy = _legacy(category)
+def test_legacy_v2_legacy_round_trip_reproduces_every_field(
+    data_dir: Path, category: Category
+) -> None:
+    legacy = _legacy(category, data_dir)
     converted = legacy_image_to_v2(category, legacy)
     back = {key: v2_to_legacy_image(category, key, rec, ex) for key, (rec, ex) in converted.items()}
     assert back == legacy
@@ -74,29 +75,28 @@ def test_legacy_v2_legacy_round_trip_reproduces_every_field(category: Category) 
 
 
 @pytest.mark.parametrize("category", IMAGE_CATEGORIES, ids=lambda c: c.value)
-def test_round_trip_works_from_the_real_v2_file_plus_extras(category: Category) -> None:
+def test_round_trip_works_from_the_v2_file_plus_extras(data_dir: Path, category: Category) -> None:
     """The stored record may be re-read from the v2 file: extras alone must complete it."""
-    extras = {
-        key: ex for key, (_rec, ex) in legacy_image_to_v2(category, _legacy(category)).items()
-    }
-    assert v2_to_legacy_image_file(category, _v2(category), extras) == _legacy(category)
+    legacy = _legacy(category, data_dir)
+    extras = {key: ex for key, (_rec, ex) in legacy_image_to_v2(category, legacy).items()}
+    assert v2_to_legacy_image_file(category, _v2(category, data_dir), extras) == legacy
 
 
 @pytest.mark.parametrize("category", IMAGE_CATEGORIES, ids=lambda c: c.value)
-def test_structured_extras_cover_real_data_without_whole_config_snapshots(
-    category: Category,
+def test_structured_extras_cover_the_data_without_whole_config_snapshots(
+    data_dir: Path, category: Category
 ) -> None:
-    for _record, extras in legacy_image_to_v2(category, _legacy(category)).values():
+    for _record, extras in legacy_image_to_v2(category, _legacy(category, data_dir)).values():
         assert "config" not in extras.get("overrides", {})
         assert "name" not in extras.get("overrides", {})
         json.dumps(extras)  # storable as JSON
 
 
 @pytest.mark.parametrize("category", IMAGE_CATEGORIES, ids=lambda c: c.value)
-def test_dump_matches_upstream_formatting(category: Category) -> None:
-    raw = _text(category, "legacy/image")
-    dumped = dump_legacy_json(_legacy(category), LEGACY_INDENT[category])
-    if category in HAND_INDENTED:
+def test_dump_matches_the_repository_formatting(data_dir: Path, category: Category) -> None:
+    raw = _text(data_dir, category, "legacy/image")
+    dumped = dump_legacy_json(_legacy(category, data_dir), LEGACY_INDENT[category])
+    if is_reference(data_dir) and category in HAND_INDENTED:
         assert json.loads(dumped) == json.loads(raw)
         assert dumped.endswith("}\n")
     else:
@@ -104,41 +104,65 @@ def test_dump_matches_upstream_formatting(category: Category) -> None:
 
 
 def test_image_generation_extras_hold_the_fields_v2_drops() -> None:
-    converted = legacy_image_to_v2(Category.image_generation, _legacy(Category.image_generation))
-    _rec, extras = converted["stable_diffusion"]
+    legacy = _legacy(Category.image_generation)
+    converted = legacy_image_to_v2(Category.image_generation, legacy)
+    _rec, extras = converted["Juniper Base 1"]
     assert extras["fields"] == {"type": "ckpt", "download_all": True, "available": False}
     assert extras["config"]["other_files"] == [[1, {"path": "v1-inference.yaml"}]]
-    md5 = extras["config"]["files"]["model_1_5.ckpt"]["fields"]["md5sum"]
-    assert md5 == "76cce9b4e4410ff4fd1ec63d44cf7111"
-    with_fns = [ex for _r, ex in converted.values() if "features_not_supported" in ex["fields"]]
-    assert len(with_fns) == 36
+    md5 = extras["config"]["files"]["juniper_base_1.ckpt"]["fields"]["md5sum"]
+    assert md5 == legacy["Juniper Base 1"]["config"]["files"][0]["md5sum"]
+    with_fns = [
+        key for key, (_r, ex) in converted.items() if "features_not_supported" in ex["fields"]
+    ]
+    assert with_fns == [k for k, e in legacy.items() if "features_not_supported" in e]
+    assert len(with_fns) == 3
 
 
-def test_stable_cascade_keeps_file_type_as_file_purpose() -> None:
+def test_multi_file_model_keeps_file_type_as_file_purpose() -> None:
     legacy = _legacy(Category.image_generation)
     record, _ex = legacy_entry_to_v2(
-        Category.image_generation, "Stable Cascade 1.0", legacy["Stable Cascade 1.0"]
+        Category.image_generation, "Quartz Cascade", legacy["Quartz Cascade"]
     )
     purposes = [d.get("file_purpose") for d in record["config"]["download"]]
-    assert len(purposes) == 2 and any(purposes)
+    assert purposes == ["stable_cascade_stage_b", "stable_cascade_stage_c"]
+
+
+def test_civitai_in_the_file_name_marks_a_slow_download() -> None:
+    """Upstream looks at the file *name*; a civitai.com URL alone does not set the flag."""
+    records = _v2(Category.image_generation)
+    assert records["Driftwood Sketch"]["config"]["download"][0]["known_slow_download"] is True
+    lantern = records["Lantern Anime"]["config"]["download"][0]
+    assert "civitai.com" in lantern["file_url"] and lantern["known_slow_download"] is False
+    converted = legacy_image_to_v2(Category.image_generation, _legacy(Category.image_generation))
+    assert converted["Driftwood Sketch"][0] == records["Driftwood Sketch"]
 
 
 def test_controlnet_key_differs_from_name_and_type_becomes_style() -> None:
     legacy = _legacy(Category.controlnet)
     record, extras = legacy_entry_to_v2(
-        Category.controlnet, "control_qr_sdxl", legacy["control_qr_sdxl"]
+        Category.controlnet, "control_swirl_sdxl", legacy["control_swirl_sdxl"]
     )
-    assert record["name"] == "control_qr_xl"
-    assert record["controlnet_style"] == "control_qr_xl"
-    assert extras["legacy_key"] == "control_qr_sdxl"
-    assert extras["fields"]["style"] == "control_qr_xl"
+    assert record["name"] == "control_swirl_xl"
+    assert record["controlnet_style"] == "control_swirl_xl"
+    assert extras["legacy_key"] == "control_swirl_sdxl"
+    assert extras["fields"]["style"] == "control_swirl_xl"
 
 
 def test_miscellaneous_baseline_kept_in_extras() -> None:
     converted = legacy_image_to_v2(Category.miscellaneous, _legacy(Category.miscellaneous))
-    record, extras = converted["layer_diffuse_sd15"]
+    record, extras = converted["layer_corpus_sd15"]
     assert "baseline" not in record
     assert extras["fields"]["baseline"] == "stable diffusion 1"
+
+
+def test_files_without_a_digest_become_fixme() -> None:
+    converted = legacy_image_to_v2(Category.safety_checker, _legacy(Category.safety_checker))
+    record, _extras = converted["safety_checker"]
+    assert [d["sha256sum"] == "FIXME" for d in record["config"]["download"]] == [
+        False,
+        True,
+        True,
+    ]
 
 
 # --------------------------------------------------------------------------- v2 → legacy, no extras
@@ -281,13 +305,13 @@ def _imported(name: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]
 
 
 def test_edited_record_values_win_over_extras() -> None:
-    legacy, record, extras = _imported("stable_diffusion")
+    legacy, record, extras = _imported("Juniper Base 1")
     assert "tags" not in legacy
     edited = copy.deepcopy(record)
     edited["tags"] = ["generalist"]
     edited["nsfw"] = True
     edited["config"]["download"][0]["file_url"] = "https://example.invalid/new.ckpt"
-    entry = v2_to_legacy_image(Category.image_generation, "stable_diffusion", edited, extras)
+    entry = v2_to_legacy_image(Category.image_generation, "Juniper Base 1", edited, extras)
     assert entry["tags"] == ["generalist"]
     assert entry["nsfw"] is True
     assert entry["config"]["download"][0]["file_url"] == "https://example.invalid/new.ckpt"
@@ -299,10 +323,10 @@ def test_edited_record_values_win_over_extras() -> None:
 
 
 def test_md5_is_dropped_when_the_file_digest_changes() -> None:
-    _legacy_entry, record, extras = _imported("stable_diffusion")
+    _legacy_entry, record, extras = _imported("Juniper Base 1")
     edited = copy.deepcopy(record)
     edited["config"]["download"][0]["sha256sum"] = "cd" * 32
-    entry = v2_to_legacy_image(Category.image_generation, "stable_diffusion", edited, extras)
+    entry = v2_to_legacy_image(Category.image_generation, "Juniper Base 1", edited, extras)
     assert "md5sum" not in entry["config"]["files"][0]
     assert entry["config"]["files"][0]["sha256sum"] == "cd" * 32
 

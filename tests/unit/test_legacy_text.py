@@ -1,10 +1,12 @@
-"""models.csv / db.json ↔ v2 text records, checked against the real text repo files."""
+"""models.csv / db.json ↔ v2 text records: on the corpus, and in the real-reference tier on the
+public text repository files (whose ``v2/`` is upstream's converter output)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,34 +34,50 @@ from modelref.domain.legacy_text import (
     v2_to_db_json,
 )
 from modelref.domain.text_variants import has_backend_prefix
+from tests.conftest import is_reference
+from tests.corpus import CORPUS, CSV_ROWS, DB_JSON_KEYS
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+#: Raw cells our rendering would not reproduce, kept as extras (per source).
+RAW_CELLS = {
+    "corpus": {
+        "Quillworks/Parchment-3B-V2": {
+            "csv": {"settings": '{"temperature": 0.7, "top_p": 0.9, "top_k": 40, "rep_pen":1.1}'}
+        },
+        "Brightwater/Lumen-Chat-12B": {"csv": {"parameters_bn": " 12"}},
+    },
+    "reference": {
+        "acrastt/Marx-3B-V3": {
+            "csv": {"settings": '{"temperature": 0.7, "top_p": 0.1, "top_k": 40, "rep_pen":1.18}'}
+        },
+        "yamatazen/EsotericSage-12B": {"csv": {"parameters_bn": " 12"}},
+    },
+}
 
 
-def _csv_text() -> str:
+def _csv_text(root: Path = CORPUS) -> str:
     # newline="" keeps the CRLF line endings exactly as stored
-    with (DATA / "legacy" / "text" / "models.csv").open(encoding="utf-8", newline="") as fh:
+    with (root / "legacy" / "text" / "models.csv").open(encoding="utf-8", newline="") as fh:
         return fh.read()
 
 
-def _db_text() -> str:
-    return (DATA / "legacy" / "text" / "db.json").read_text(encoding="utf-8")
+def _db_text(root: Path = CORPUS) -> str:
+    return (root / "legacy" / "text" / "db.json").read_text(encoding="utf-8")
 
 
-def _db() -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(_db_text())
+def _db(root: Path = CORPUS) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(_db_text(root))
     return result
 
 
-def _v2() -> dict[str, Any]:
-    text = (DATA / "v2" / "text_generation.json").read_text(encoding="utf-8")
+def _v2(root: Path = CORPUS) -> dict[str, Any]:
+    text = (root / "v2" / "text_generation.json").read_text(encoding="utf-8")
     result: dict[str, Any] = json.loads(text)
     return result
 
 
-def _deduplicated_csv_text() -> str:
-    """The real file with each repeated name collapsed like a dict: first position, last values."""
-    rows = list(csv.reader(io.StringIO(_csv_text(), newline="")))
+def _deduplicated_csv_text(root: Path) -> str:
+    """The file with each repeated name collapsed like a dict: first position, last values."""
+    rows = list(csv.reader(io.StringIO(_csv_text(root), newline="")))
     by_name: dict[str, list[str]] = {}
     for row in rows[1:]:
         by_name[row[0]] = row
@@ -71,27 +89,28 @@ def _deduplicated_csv_text() -> str:
 # --------------------------------------------------------------------------- CSV
 
 
-def test_parse_models_csv_keeps_last_duplicate() -> None:
-    text = _csv_text()
-    assert text.count("\r\n") == 724
-    rows = parse_models_csv(text)
-    assert len(rows) == 719
+def test_parse_models_csv_keeps_last_duplicate(data_dir: Path) -> None:
+    text = _csv_text(data_dir)
     raw_rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    assert len(raw_rows) == 723
+    assert len(raw_rows) == (723 if is_reference(data_dir) else CSV_ROWS)
+    assert text.count("\r\n") == len(raw_rows) + 1  # CRLF on every line, header included
+    rows = parse_models_csv(text)
+    names = Counter(r["name"] for r in raw_rows)
+    assert len(rows) == len(names)
+    repeated = [name for name, count in names.items() if count > 1]
+    assert len(repeated) == (4 if is_reference(data_dir) else 2)
     last = {r["name"]: r for r in raw_rows}
     by_name = {r["name"]: r for r in rows}
-    for name in (
-        "Casual-Autopsy/Maginum-Cydoms-24B",
-        "lightblue/Karasu-Mixtral-8x22B-v0.1",
-        "mistralai/Ministral-3-14B-Instruct-2512",
-        "Sao10K/Llama-3.1-8B-Stheno-v3.4",
-    ):
+    for name in repeated:
         assert by_name[name] == last[name]
+    assert [r["name"] for r in rows] == list(names)  # first position
     assert all(list(row) == list(CSV_COLUMNS) for row in rows)
 
 
-def test_dump_models_csv_reproduces_the_real_file_minus_duplicates() -> None:
-    assert dump_models_csv(parse_models_csv(_csv_text())) == _deduplicated_csv_text()
+def test_dump_models_csv_reproduces_the_file_minus_duplicates(data_dir: Path) -> None:
+    assert dump_models_csv(parse_models_csv(_csv_text(data_dir))) == _deduplicated_csv_text(
+        data_dir
+    )
 
 
 def test_parse_rejects_bad_input() -> None:
@@ -109,20 +128,21 @@ def test_parse_accepts_bom_and_lf() -> None:
 # --------------------------------------------------------------------------- CSV → v2
 
 
-def test_csv_to_v2_equals_upstream_converter_output() -> None:
-    records = csv_rows_to_v2(parse_models_csv(_csv_text()))
-    expected = _v2()
-    assert len(records) == 719
+def test_csv_to_v2_equals_the_v2_file(data_dir: Path) -> None:
+    records = csv_rows_to_v2(parse_models_csv(_csv_text(data_dir)))
+    expected = _v2(data_dir)
+    assert len(records) == len({r["name"] for r in parse_models_csv(_csv_text(data_dir))})
     assert records == expected
     assert json.dumps(records) == json.dumps(expected)  # key order too
 
 
-def test_marx_example_from_the_spec() -> None:
+def test_first_corpus_row_converts_without_derivations() -> None:
     row = parse_models_csv(_csv_text())[0]
     record = csv_row_to_v2(row)
+    assert record["name"] == "Quillworks/Parchment-3B-V2"
     assert record["parameters"] == 3_000_000_000
-    assert record["settings"] == {"temperature": 0.7, "top_p": 0.1, "top_k": 40, "rep_pen": 1.18}
-    assert record["text_model_group"] == "Marx"
+    assert record["settings"] == {"temperature": 0.7, "top_p": 0.9, "top_k": 40, "rep_pen": 1.1}
+    assert record["text_model_group"] == "Parchment"
     assert record["version"] == "" and record["tags"] == []
 
 
@@ -154,28 +174,23 @@ def test_bad_settings_are_refused() -> None:
 # --------------------------------------------------------------------------- v2 → CSV
 
 
-def test_v2_csv_v2_round_trip() -> None:
-    v2 = _v2()
+def test_v2_csv_v2_round_trip(data_dir: Path) -> None:
+    v2 = _v2(data_dir)
     assert csv_rows_to_v2(v2_to_csv_rows(v2)) == v2
 
 
-def test_extras_rewrite_the_csv_byte_for_byte() -> None:
-    converted = csv_rows_to_v2_with_extras(parse_models_csv(_csv_text()))
+def test_extras_rewrite_the_csv_byte_for_byte(data_dir: Path) -> None:
+    converted = csv_rows_to_v2_with_extras(parse_models_csv(_csv_text(data_dir)))
     with_extras = {name: ex for name, (_rec, ex) in converted.items() if ex}
-    assert with_extras == {
-        "acrastt/Marx-3B-V3": {
-            "csv": {"settings": '{"temperature": 0.7, "top_p": 0.1, "top_k": 40, "rep_pen":1.18}'}
-        },
-        "yamatazen/EsotericSage-12B": {"csv": {"parameters_bn": " 12"}},
-    }
+    assert with_extras == RAW_CELLS["reference" if is_reference(data_dir) else "corpus"]
     records = {name: rec for name, (rec, _ex) in converted.items()}
     extras = {name: ex for name, (_rec, ex) in converted.items()}
-    assert dump_models_csv(v2_to_csv_rows(records, extras)) == _deduplicated_csv_text()
+    assert dump_models_csv(v2_to_csv_rows(records, extras)) == _deduplicated_csv_text(data_dir)
 
 
 def test_stale_raw_cell_is_not_reused() -> None:
     converted = csv_rows_to_v2_with_extras(parse_models_csv(_csv_text()))
-    record, extras = converted["acrastt/Marx-3B-V3"]
+    record, extras = converted["Quillworks/Parchment-3B-V2"]
     record = {**record, "settings": {"temperature": 1.0}}
     assert v2_to_csv_row(record, extras)["settings"] == '{"temperature": 1.0}'
 
@@ -207,7 +222,7 @@ def test_raw_row_that_lists_its_own_size_tag_stays_raw() -> None:
 
 
 def test_raw_record_keeps_its_values() -> None:
-    record = _v2()["moonshotai/Kimi-K2.5"]  # style also listed among its CSV tags
+    record = _v2()["Kestrel/Wren-9B"]  # style also listed among its CSV tags
     row = v2_to_csv_row(record)
     assert row["style"] == "generalist"
     assert "generalist" in row["tags"].split(", ")
@@ -255,35 +270,39 @@ def test_auto_display_name() -> None:
 # --------------------------------------------------------------------------- db.json
 
 
-def test_build_db_json_reproduces_the_published_file() -> None:
-    db = build_db_json(parse_models_csv(_csv_text()))
-    expected = _db()
-    assert len(db) == 2157
+def test_build_db_json_reproduces_the_published_file(data_dir: Path) -> None:
+    db = build_db_json(parse_models_csv(_csv_text(data_dir)))
+    expected = _db(data_dir)
+    assert len(db) == (2157 if is_reference(data_dir) else DB_JSON_KEYS)
     assert db == expected
-    assert dump_db_json(db) == _db_text()  # byte for byte, key order included
+    assert dump_db_json(db) == _db_text(data_dir)  # byte for byte, key order included
 
 
-def test_v2_to_db_json_equals_the_published_file() -> None:
-    assert dump_db_json(v2_to_db_json(_v2())) == _db_text()
+def test_v2_to_db_json_equals_the_published_file(data_dir: Path) -> None:
+    assert dump_db_json(v2_to_db_json(_v2(data_dir))) == _db_text(data_dir)
 
 
-def test_db_json_import_keeps_base_entries_only() -> None:
-    records = db_json_to_v2(_db())
-    assert len(records) == 719
-    assert list(records) == list(_v2())
+def test_db_json_import_keeps_base_entries_only(data_dir: Path) -> None:
+    records = db_json_to_v2(_db(data_dir))
+    assert len(records) * 3 == len(_db(data_dir))
+    assert list(records) == list(_v2(data_dir))
     assert not any(has_backend_prefix(name) for name in records)
-    marx = records["acrastt/Marx-3B-V3"]
-    assert marx["version"] == "1" and marx["tags"] == ["3B"] and "model_name" not in marx
 
 
-def test_db_json_import_round_trips_to_the_same_db_json() -> None:
-    assert v2_to_db_json(db_json_to_v2(_db())) == _db()
+def test_db_json_import_keeps_the_derived_values() -> None:
+    parchment = db_json_to_v2(_db())["Quillworks/Parchment-3B-V2"]
+    assert parchment["version"] == "1" and parchment["tags"] == ["3B"]
+    assert parchment["style"] == "generalist" and "model_name" not in parchment
 
 
-def test_db_json_import_then_csv_matches_the_source_values() -> None:
+def test_db_json_import_round_trips_to_the_same_db_json(data_dir: Path) -> None:
+    assert v2_to_db_json(db_json_to_v2(_db(data_dir))) == _db(data_dir)
+
+
+def test_db_json_import_then_csv_matches_the_source_values(data_dir: Path) -> None:
     """The CSV regenerated from db.json means the same as the source CSV (same db.json)."""
-    rows = v2_to_csv_rows(db_json_to_v2(_db()))
-    assert build_db_json(parse_models_csv(dump_models_csv(rows))) == _db()
+    rows = v2_to_csv_rows(db_json_to_v2(_db(data_dir)))
+    assert build_db_json(parse_models_csv(dump_models_csv(rows))) == _db(data_dir)
 
 
 def test_db_json_entry_without_parameters_is_refused() -> None:

@@ -60,7 +60,8 @@ def test_enums_and_helpers_match_the_seed() -> None:
     page = PendingQueuePage(items=[], total=0, offset=0, limit=None)
     assert page.model_dump() == {"items": [], "total": 0, "offset": 0, "limit": None}
     assert set(modelref.__all__) <= set(dir(modelref)) | {"PendingQueueService"}
-    assert modelref.PendingQueueService.__name__ == "PendingQueueService"
+    service_class = modelref.PendingQueueService
+    assert isinstance(service_class, type) and service_class.__name__ == "PendingQueueService"
 
 
 def test_unknown_enum_values_are_refused_naming_the_field() -> None:

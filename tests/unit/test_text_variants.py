@@ -1,4 +1,5 @@
-"""Text backend variants, name rules and the base-name grouper, checked against real data."""
+"""Text backend variants, name rules and the base-name grouper, on the corpus and (reference
+tier) on every name of the public text reference."""
 
 from __future__ import annotations
 
@@ -16,15 +17,10 @@ from modelref.domain.text_variants import (
     text_model_group,
 )
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
-
-def _load(relative: str) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads((DATA / relative).read_text(encoding="utf-8"))
+def _load(root: Path, relative: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads((root / relative).read_text(encoding="utf-8"))
     return result
-
-
-V2_TEXT = _load("v2/text_generation.json")
 
 
 @pytest.mark.parametrize(
@@ -57,20 +53,22 @@ def test_backend_variants(name: str, variants: list[str]) -> None:
     assert backend_variants(name) == variants
 
 
-def test_variants_of_the_catalog_are_exactly_the_legacy_db_json_keys() -> None:
-    db = _load("legacy/text/db.json")
-    expected = set(V2_TEXT)
-    for name in V2_TEXT:
+def test_variants_of_the_catalog_are_exactly_the_legacy_db_json_keys(data_dir: Path) -> None:
+    v2_text = _load(data_dir, "v2/text_generation.json")
+    db = _load(data_dir, "legacy/text/db.json")
+    expected = set(v2_text)
+    for name in v2_text:
         expected.update(backend_variants(name))
-    assert len(db) == 2157
+    assert len(db) == 3 * len(v2_text)
     assert set(db) == expected
 
 
-def test_text_model_group_reproduces_every_catalog_group() -> None:
-    assert len(V2_TEXT) == 719
+def test_text_model_group_reproduces_every_catalog_group(data_dir: Path) -> None:
+    v2_text = _load(data_dir, "v2/text_generation.json")
+    assert v2_text
     mismatches = {
         name: (record["text_model_group"], text_model_group(name))
-        for name, record in V2_TEXT.items()
+        for name, record in v2_text.items()
         if text_model_group(name) != record["text_model_group"]
     }
     assert mismatches == {}
@@ -107,6 +105,6 @@ def test_url_like_names_are_refused() -> None:
         check_text_name("https://huggingface.co/Org/M")
 
 
-def test_plain_names_pass_unchanged() -> None:
-    for name in V2_TEXT:
+def test_plain_names_pass_unchanged(data_dir: Path) -> None:
+    for name in _load(data_dir, "v2/text_generation.json"):
         assert check_text_name(name) == name

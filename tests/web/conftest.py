@@ -1,8 +1,8 @@
-"""A real ``modelref serve`` on 127.0.0.1 with the real catalog, and headless Chromium.
+"""A real ``modelref serve`` on 127.0.0.1 with the corpus catalog, and headless Chromium.
 
 The server is started once per test session (per xdist worker) as a subprocess and stopped by
 its PID. Keys are created with ``modelref keys create`` and the catalog is loaded with
-``modelref import``, exactly as an operator would.
+``modelref import`` (the CLI run in-process, see tests/cli/conftest.py), as an operator would.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.cli.conftest import run_cli
+from tests.corpus import CORPUS
+
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
@@ -59,13 +61,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [MODELREF, *args], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"modelref {' '.join(args)} failed: {done.stdout}\n{done.stderr}")
-    return done.stdout
+def _cli(db: Path, *args: str) -> str:
+    done = run_cli(*args, db=db)
+    if done.code != 0:
+        raise RuntimeError(f"modelref {' '.join(args)} failed: {done.out}\n{done.err}")
+    return done.out
 
 
 def _key(output: str) -> str:
@@ -75,37 +75,25 @@ def _key(output: str) -> str:
     raise RuntimeError(f"no key in output: {output!r}")
 
 
-def _create_keys(env: dict[str, str]) -> dict[str, str]:
-    """``modelref keys create`` for every test user (in parallel: each CLI start costs ~2 s)."""
-    procs = {
-        name: subprocess.Popen(
-            [MODELREF, "keys", "create", "--user-id", uid, "--username", uname, "--role", role],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+def _create_keys(db: Path) -> dict[str, str]:
+    """``modelref keys create`` for every test user."""
+    return {
+        name: _key(
+            _cli(db, "keys", "create", "--user-id", uid, "--username", uname, "--role", role)
         )
         for name, (uid, uname, role) in USERS.items()
     }
-    keys = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
-        if proc.returncode != 0:
-            raise RuntimeError(f"modelref keys create for {name} failed: {out}\n{err}")
-        keys[name] = _key(out)
-    return keys
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"real reference data not found at {SHARED_DATA}")
     data_dir = tmp_path_factory.mktemp("ui-server")
-    url = f"sqlite:///{data_dir / 'modelref.db'}"
+    db = data_dir / "modelref.db"
+    url = f"sqlite:///{db}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELREF_")}
     env["MODELREF_DATABASE_URL"] = url
-    _cli(env, "import", str(SHARED_DATA / "v2"))
-    keys = _create_keys(env)
+    _cli(db, "import", str(CORPUS / "v2"))
+    keys = _create_keys(db)
     port = _free_port()
     log = (data_dir / "serve.log").open("w")
     proc = subprocess.Popen(

@@ -91,3 +91,4 @@ def test_a_library_apply_republishes_files_through_the_same_listener(tmp_path: P
     published = (publish / "v2" / "miscellaneous.json").read_text(encoding="utf-8")
     assert '"from-the-library"' in published
     assert (publish / ".miscellaneous.version").read_text().strip() == "1"
+    queue.db.dispose()

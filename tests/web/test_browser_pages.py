@@ -22,11 +22,11 @@ def page_urls(server: Server, change_id: int) -> list[str]:
         "/ui/apply",
         "/ui/history",
         "/ui/history/audit",
-        f"/ui/timeline?category=image_generation&name={quote('Ghibli Diffusion')}",
+        f"/ui/timeline?category=image_generation&name={quote('Glacier Landscape')}",
         "/ui/catalog",
         "/ui/catalog/image_generation",
         "/ui/catalog/text_generation?page=3",
-        f"/ui/catalog/image_generation/{quote('Ghibli Diffusion')}",
+        f"/ui/catalog/image_generation/{quote('Glacier Landscape')}",
         "/ui/propose/miscellaneous",
     ]
 
@@ -34,7 +34,7 @@ def page_urls(server: Server, change_id: int) -> list[str]:
 def test_every_page_without_console_errors_at_laptop_and_phone_width(
     server: Server, signed_in: Callable[..., Any]
 ) -> None:
-    change_id = seed_edit(server, "Ghibli Diffusion", "Studio Ghibli style, longer text " * 6)
+    change_id = seed_edit(server, "Glacier Landscape", "Studio Ghibli style, longer text " * 6)
     laptop = signed_in("carol")
     phone = signed_in("carol", width=390, height=844)
     for url in page_urls(server, change_id):
@@ -71,7 +71,7 @@ def test_pending_count_updates_live(server: Server, signed_in: Callable[..., Any
     page = signed_in("bob")
     visit(page, server.base_url + "/ui/queue")
     before = int(page.inner_text("#pending-count"))
-    seed_edit(server, "Ghibli Diffusion", "one more pending change")
+    seed_edit(server, "Glacier Landscape", "one more pending change")
     # htmx polls every 10 s; ask it to poll now instead of waiting.
     page.evaluate("htmx.trigger('#pending-count', 'refresh')")
     expect(page.locator("#pending-count")).to_have_text(str(before + 1))

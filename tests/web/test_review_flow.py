@@ -45,7 +45,7 @@ def status_of(server: Server, change_id: int) -> str:
 def test_propose_review_approve_apply_and_history(
     server: Server, signed_in: Callable[..., Any]
 ) -> None:
-    model = "stable_diffusion_2.1"
+    model = "Meadow 2"
     alice = signed_in("alice")
 
     # A requestor finds the model through the catalog browser and flips nsfw.
@@ -69,9 +69,9 @@ def test_propose_review_approve_apply_and_history(
     assert alice.locator("input[name=change_ids]").count() == 0
 
     # Other people's work in the queue: an ordinary edit and two conflicting ones.
-    seed_edit(server, "Inkpunk Diffusion", "Inspired by Gorillaz art and FLCL.", "rita")
-    first = seed_edit(server, "Dungeons and Diffusion", "D&D characters, more species.", "rita")
-    seed_edit(server, "Dungeons and Diffusion", "D&D character art.", "carol")
+    seed_edit(server, "Ember Portrait", "Inspired by Gorillaz art and FLCL.", "rita")
+    first = seed_edit(server, "Orchard Fantasy", "D&D characters, more species.", "rita")
+    seed_edit(server, "Orchard Fantasy", "D&D character art.", "carol")
 
     # The approver sees it in the queue with a critical badge ...
     bob = signed_in("bob")
@@ -132,7 +132,7 @@ def test_missing_reject_reason_is_an_inline_error_and_changes_nothing(
         alice,
         server,
         "image_generation",
-        "waifu_diffusion",
+        "Pewter Waifu",
         lambda r: r.update(description="Anime styled generations, refreshed."),
     )
     bob = signed_in("bob")
@@ -159,7 +159,7 @@ def test_two_person_rule_message_on_own_change(
         carol,
         server,
         "image_generation",
-        "Yiffy",
+        "Bramble Creatures",
         lambda r: r.update(description="Furry styled generations (edited)."),
     )
     carol.fill("#batch_title", "My own change")
@@ -175,7 +175,7 @@ def test_requestor_withdraws_own_change(server: Server, signed_in: Callable[...,
         rita,
         server,
         "image_generation",
-        "Comic-Diffusion",
+        "Driftwood Sketch",
         lambda r: r.update(description="Western comic book style, bolder."),
     )
     rita.get_by_role("button", name="Withdraw my change").click()
@@ -192,7 +192,7 @@ def test_forged_posts_are_refused_and_change_nothing(
         alice,
         server,
         "image_generation",
-        "AIO Pixel Art",
+        "Nimbus Flux",
         lambda r: r.update(description="Pixel art sprites and scenes, v2."),
     )
     bob = signed_in("bob")

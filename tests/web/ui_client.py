@@ -14,8 +14,9 @@ from modelref.api.app import create_app
 from modelref.domain.actors import Actor
 from modelref.service.container import Services
 from modelref.settings import Settings
+from tests.conftest import copy_sqlite, sqlite_template_path
+from tests.corpus import CORPUS
 
-SHARED_V2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "v2"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 #: name -> (user id, username, role)
@@ -43,9 +44,11 @@ class Deployment:
         return Actor(uid, name)
 
 
-def deploy(tmp: Path) -> Deployment:
-    services = Services.open(Settings(database_url=f"sqlite:///{tmp / 'modelref.db'}"))
-    services.files.import_path(SHARED_V2, Actor("0", "admin"))
+def deploy(tmp: Path, catalog: Path = CORPUS) -> Deployment:
+    """Services on a fresh database with ``catalog``'s v2 files imported, one key per person."""
+    db = copy_sqlite(sqlite_template_path(), tmp / "modelref.db")
+    services = Services.open(Settings(database_url=f"sqlite:///{db}"))
+    services.files.import_path(catalog / "v2", Actor("0", "admin"))
     keys = {who: services.keys.create(uid, name, role) for who, (uid, name, role) in PEOPLE.items()}
     return Deployment(services, keys)
 

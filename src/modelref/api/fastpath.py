@@ -1,7 +1,7 @@
 """A pure ASGI layer in front of FastAPI: cached catalog reads and the request-body limit.
 
 Hot reads (``GET``/``HEAD`` of a category or a single model, v2 and v1) are answered here from
-:class:`~modelref.api.read_cache.ReadCache` without entering the framework: a few string
+:class:`~modelref.service.read_cache.ReadCache` without entering the framework: a few string
 operations, two dict lookups and two ``send`` calls per request. Everything else, and every
 case this layer does not recognise, goes to FastAPI unchanged.
 """

@@ -56,6 +56,11 @@ class Cli:
 
         return LocalBackend(apikey=c.apikey, as_user=c.as_user, as_username=c.as_username)
 
+    def close(self) -> None:
+        """Release the backend's connections, if the command made one."""
+        if "backend" in self.__dict__:
+            self.backend.close()
+
 
 _P = inspect.Parameter.KEYWORD_ONLY
 _COMMON_PARAMS = [
@@ -165,7 +170,10 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[F], F]:
                     as_username=common["as_username"] or None,
                 )
             )
-            return run_guarded(cli, lambda: fn(cli, **values))
+            try:
+                return run_guarded(cli, lambda: fn(cli, **values))
+            finally:
+                cli.close()
 
         params = own + _COMMON_PARAMS
         wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]

@@ -59,6 +59,10 @@ class LocalBackend:
             raise StorageError(f"cannot open the database: {exc}") from exc
         return services
 
+    def close(self) -> None:
+        if "services" in self.__dict__:  # opened: dispose its connection pool
+            self.services.db.dispose()
+
     def reader(self) -> Services:
         """The services, after checking ``--apikey`` when one is given (as the server would)."""
         services = self.services

@@ -60,6 +60,9 @@ class RemoteBackend:
         self.server = server
         self.client = httpx.Client(base_url=api_base(server), headers=headers, timeout=timeout)
 
+    def close(self) -> None:
+        self.client.close()
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.client.request(method, path, **kwargs)
         if response.status_code >= 400:
