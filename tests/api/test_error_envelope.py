@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # what the TestClient answers with
 
 from tests.api.conftest import Q2, V1, V2, Api
 
