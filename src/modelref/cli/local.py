@@ -14,9 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from modelref.cli import wire
+from modelref.cli import database, wire
 from modelref.cli.backend import Json, QueueQuery, Step
-from modelref.cli.errors import UsageProblem
+from modelref.cli.errors import UNREACHABLE, CliError, UsageProblem
 from modelref.domain.categories import Category
 from modelref.domain.errors import ModelrefError, StorageError
 from modelref.domain.queue_models import PendingQueueFilter
@@ -41,16 +41,29 @@ class LocalBackend:
         apikey: str | None = None,
         as_user: str | None = None,
         as_username: str | None = None,
+        creates_database: bool = False,
     ) -> None:
         self.settings = settings or Settings()
         self.apikey = apikey
         self.as_user = as_user
         self.as_username = as_username
+        self.creates_database = creates_database
+
+    def describe_database(self) -> str:
+        return database.describe(self.settings)
 
     @cached_property
     def services(self) -> Services:
         from modelref.service.container import Services
 
+        absent = None if self.creates_database else database.missing(self.settings)
+        if absent is not None:
+            raise CliError(
+                f"no modelref database at {absent} (from {self.settings.database_origin}); "
+                "nothing was created. Load one with `modelref import` (or create an empty one "
+                "with `modelref db upgrade`), or set MODELREF_DATABASE_URL / MODELREF_DATA_DIR",
+                UNREACHABLE,
+            )
         try:
             services = Services.open(self.settings)
         except ModelrefError:
@@ -185,9 +198,11 @@ class LocalBackend:
     def record(self, category: str, model_name: str) -> Json:
         return self.reader().catalog.record(_category(category), model_name)
 
-    def import_path(self, path: Path, step: Step) -> Json:
+    def import_path(self, path: Path, step: Step, replace: bool = False) -> Json:
+        from modelref.service import catalog_io
+
         actor = self.actor(Role.approver, fallback=True)
-        report = self.services.catalog.import_path(path, actor, step)
+        report = catalog_io.import_path(self.services.catalog, path, actor, step, replace=replace)
         return {
             "categories": [asdict(c) for c in report.categories],
             "changed": report.changed,

@@ -46,12 +46,12 @@ class Session:
 
 
 def key_path(settings: Settings) -> Path:
-    """Where the generated secret lives: beside the SQLite file, else ``./modelref-data``."""
+    """Where the generated secret lives: beside the SQLite file, else in the data folder."""
     url = settings.database_url
     if url.startswith("sqlite:///"):
         db_file = Path(url.removeprefix("sqlite:///"))
         return db_file.parent / KEY_FILE
-    return Path("modelref-data") / KEY_FILE
+    return settings.data_dir / KEY_FILE
 
 
 def load_secret(settings: Settings) -> bytes:
