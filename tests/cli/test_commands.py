@@ -137,7 +137,7 @@ GROUPS = {
 
 def _listed(help_text: str) -> dict[str, str]:
     """Command name -> its one-line purpose, from the help screen's command list."""
-    found = {}
+    found: dict[str, str] = {}
     for line in help_text.splitlines():
         match = re.match(r"^[│|]?\s+([a-z]+)\s{2,}(\S.*?)\s*[│|]?$", line)
         if match:
