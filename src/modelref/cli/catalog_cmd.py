@@ -14,6 +14,7 @@ from rich.table import Table
 from modelref.cli import render
 from modelref.cli.backend import Json
 from modelref.cli.common import Cli, command
+from modelref.cli.errors import UsageProblem
 from modelref.domain.categories import Category
 
 app = typer.Typer(
@@ -64,9 +65,20 @@ def _record(console: Console, record: Json) -> None:
 def import_(
     cli: Cli,
     path: Annotated[
-        Path,
+        Path | None,
         typer.Argument(metavar="PATH", help="Directory or file: v2 and/or legacy reference files."),
-    ],
+    ] = None,
+    from_github: Annotated[
+        bool,
+        typer.Option(
+            "--from-github",
+            help="Fetch the public image and text reference repositories instead of PATH.",
+        ),
+    ] = False,
+    ref: Annotated[
+        str,
+        typer.Option("--ref", metavar="REF", help="Branch, tag or commit for --from-github."),
+    ] = "main",
     replace: Annotated[
         bool,
         typer.Option(
@@ -80,12 +92,20 @@ def import_(
     v2 files keep the legacy-only fields (md5sum, download_all, ...) of the records they name;
     legacy files that would lose v2-only values are refused unless --replace.
     """
-    with cli.out.progress("importing", total=None) as step:
-        report = cli.backend.import_path(path, step, replace)
+    if (path is None) == (not from_github):
+        raise UsageProblem("give a PATH to import, or --from-github (not both)")
+    if path is None:
+        with cli.out.progress(f"fetching the reference at {ref}", total=None) as step:
+            report = cli.backend.import_reference(ref, step, replace)
+    else:
+        with cli.out.progress("importing", total=None) as step:
+            report = cli.backend.import_path(path, step, replace)
     cli.out.result(report, _import_report, short="\n".join(report.get("changed", [])))
 
 
 def _import_report(console: Console, report: Json) -> None:
+    for item in report.get("fetched", []):
+        console.print(f"fetched {item['url']} ({item['bytes']} bytes, sha256 {item['sha256']})")
     table = Table(header_style="bold")
     for col in ("category", "source", "records", "added", "updated", "removed", "changed"):
         table.add_column(col, justify="left" if col in ("category", "source") else "right")

@@ -25,6 +25,7 @@ from modelref.service.queue_tx import Actor
 from modelref.settings import Settings
 
 if TYPE_CHECKING:
+    from modelref.service.catalog_io import ImportReport
     from modelref.service.container import Services
 
 #: upstream's enqueue route names, kept in ``request_metadata`` like the API does.
@@ -203,11 +204,22 @@ class LocalBackend:
 
         actor = self.actor(Role.approver, fallback=True)
         report = catalog_io.import_path(self.services.catalog, path, actor, step, replace=replace)
-        return {
-            "categories": [asdict(c) for c in report.categories],
-            "changed": report.changed,
-            "skipped": report.skipped,
-        }
+        return _import_json(report)
+
+    def import_reference(self, ref: str, step: Step, replace: bool = False) -> Json:
+        from modelref.service import reference_fetch
+
+        actor = self.actor(Role.approver, fallback=True)
+        services = self.services
+        fetched = reference_fetch.import_reference(
+            services.catalog, services.settings, actor, ref=ref, progress=step, replace=replace
+        )
+        result = _import_json(fetched.imported)
+        for item in result["categories"]:
+            item["files"] = [f.removeprefix(str(Path(f).parents[1]) + "/") for f in item["files"]]
+        result["fetched"] = [asdict(f) for f in fetched.files]
+        result["ref"] = ref
+        return result
 
     def export(self, out_dir: Path, fmt: str, step: Step) -> Json:
         self.reader()
@@ -248,6 +260,14 @@ class LocalBackend:
             "broken_event_id": report.broken_event_id,
             "reason": report.reason,
         }
+
+
+def _import_json(report: ImportReport) -> Json:
+    return {
+        "categories": [asdict(c) for c in report.categories],
+        "changed": report.changed,
+        "skipped": report.skipped,
+    }
 
 
 def _filter(query: QueueQuery) -> PendingQueueFilter:

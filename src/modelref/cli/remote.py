@@ -189,6 +189,9 @@ class RemoteBackend:
     def import_path(self, path: Path, step: Step, replace: bool = False) -> Json:
         raise self._local_only("import")
 
+    def import_reference(self, ref: str, step: Step, replace: bool = False) -> Json:
+        raise self._local_only("import --from-github")
+
     def export(self, out_dir: Path, fmt: str, step: Step) -> Json:
         raise self._local_only("export")
 

@@ -24,8 +24,8 @@ from modelref.domain.errors import (
     ValidationFailed,
 )
 from modelref.domain.queue_models import now_ts
-from modelref.settings import Settings
 from modelref.logs import note_user
+from modelref.settings import Settings
 from modelref.store import key_store
 from modelref.store.database import Database
 
