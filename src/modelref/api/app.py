@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from modelref import __version__, web
-from modelref.api import audit_views, errors, probes, queue, reads, text_toolkit, v1, writes
+from modelref.api import (
+    audit_views,
+    docs,
+    errors,
+    probes,
+    queue,
+    reads,
+    text_toolkit,
+    v1,
+    writes,
+)
 from modelref.api.fastpath import FastPath
 from modelref.api.read_cache import ReadCache
 from modelref.service.container import Services
@@ -43,7 +53,7 @@ def create_fastapi(services: Services) -> FastAPI:
         title="modelref",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served from packaged assets by api.docs
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -51,6 +61,7 @@ def create_fastapi(services: Services) -> FastAPI:
     api.state.read_cache = ReadCache(services.catalog)
     api.state.audit_views = services.audit.views(services.settings.canonical_format)
     errors.install(api)
+    docs.install(api)
     api.include_router(probes.router, prefix="/api")
     for prefix in (V2, V1):
         api.include_router(audit_views.router, prefix=prefix)
