@@ -150,3 +150,24 @@ def test_real_reference_legacy_then_v2_keeps_md5sums(svc: Services, tmp_path: Pa
     after_v2 = legacy_export(svc, tmp_path / "two")
     assert after_v2 == after_legacy
     assert after_v2["legacy/image/stable_diffusion.json"].count('"md5sum"') == 66
+
+
+def test_an_import_logs_one_event_line_per_changed_category(
+    svc: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    from modelref.logs import FIELDS, JsonFormatter
+
+    with caplog.at_level("INFO", logger="modelref.catalog"):
+        run_import(svc, OPS / "legacy")
+        run_import(svc, OPS / "v2")  # unchanged: no line
+    lines = [r for r in caplog.records if r.name == "modelref.catalog"]
+    assert sorted(r.__dict__[FIELDS]["category"] for r in lines) == [
+        "blip",
+        "image_generation",
+        "text_generation",
+    ]
+    image = next(r for r in lines if r.__dict__[FIELDS]["category"] == "image_generation")
+    assert "import image_generation from legacy: 2 added" in image.getMessage()
+    as_json = json.loads(JsonFormatter().format(image))
+    assert as_json["event"] == "import" and as_json["added"] == 2
+    assert as_json["user_id"] == IMPORTER.user_id and as_json["logger"] == "modelref.catalog"

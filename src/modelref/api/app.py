@@ -12,6 +12,7 @@ from modelref.api import (
     audit_views,
     docs,
     errors,
+    metrics_route,
     probes,
     queue,
     reads,
@@ -19,9 +20,11 @@ from modelref.api import (
     v1,
     writes,
 )
+from modelref.api.access import AccessLog
 from modelref.api.fastpath import FastPath
 from modelref.api.read_cache import ReadCache
 from modelref.service.container import Services
+from modelref.service.queue_stats import QueueStats
 from modelref.service.recovery import LeaseReaper
 
 V2 = "/api/model_references/v2"
@@ -62,6 +65,8 @@ def create_fastapi(services: Services) -> FastAPI:
     api.state.audit_views = services.audit.views(services.settings.canonical_format)
     errors.install(api)
     docs.install(api)
+    api.state.queue_metrics = metrics_route.queue_registry(QueueStats(services.db))
+    api.include_router(metrics_route.router)
     api.include_router(probes.router, prefix="/api")
     for prefix in (V2, V1):
         api.include_router(audit_views.router, prefix=prefix)
@@ -75,7 +80,9 @@ def create_fastapi(services: Services) -> FastAPI:
     return api
 
 
-def create_app(services: Services) -> FastPath:
-    """The ASGI application: cached reads and body limits in front of FastAPI."""
+def create_app(services: Services) -> AccessLog:
+    """The ASGI application: access log and metrics, then cached reads and body limits, in
+    front of FastAPI."""
     api = create_fastapi(services)
-    return FastPath(api, api.state.read_cache, services.settings.max_body_bytes, api)
+    fast = FastPath(api, api.state.read_cache, services.settings.max_body_bytes, api)
+    return AccessLog(fast, api)

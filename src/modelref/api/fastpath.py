@@ -35,6 +35,9 @@ V1_ALIASES = {"stable_diffusion": Category.image_generation, "db": Category.text
 #: v1 categories managed elsewhere: always ``{}``.
 V1_EMPTY = frozenset({Category.lora, Category.ti})
 _EMPTY_OBJECT = Rendered.of(b"{}", 0)
+#: Route templates of the answers given here (metrics labels, see api/access.py).
+_ROUTES = {"v2": PREFIX + "v2/{category}", "v1": PREFIX + "v1/{category}"}
+_MODEL_ROUTE = PREFIX + "v2/{category}/model/{model_name}"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: A high-surrogate escape (\\uD800-\\uDBFF) not followed by a low one, or a lone low one.
 LONE_SURROGATE = re.compile(
@@ -126,6 +129,7 @@ class FastPath:
     async def _serve(
         self, scope: Scope, send: Send, kind: str, category: Category, name: str | None
     ) -> None:
+        scope["modelref.route"] = _ROUTES[kind] if name is None else _MODEL_ROUTE
         inm: bytes | None = None
         gz = False
         for key, value in scope["headers"]:
@@ -138,6 +142,7 @@ class FastPath:
         else:
             cache = self.cache
             entry = None if cache.due() else cache.lookup(kind, category.value)
+            scope["modelref.cache"] = "miss" if entry is None else "hit"
             if entry is None:
                 try:
                     entry = await self._entry(kind, category)

@@ -15,8 +15,8 @@ from typing import Any
 import uvicorn
 
 from modelref import logs
+from modelref.api.access import AccessLog
 from modelref.api.app import create_app
-from modelref.api.fastpath import FastPath
 from modelref.domain.errors import ModelrefError
 from modelref.service import reference_fetch
 from modelref.service.auth import Role
@@ -42,7 +42,7 @@ def bootstrap_key(services: Services) -> str | None:
     return services.keys.create_if_empty(BOOTSTRAP_USER[0], BOOTSTRAP_USER[1], Role.approver)
 
 
-def worker_app() -> FastPath:
+def worker_app() -> AccessLog:
     """uvicorn factory for ``--workers N``: each worker opens its own services."""
     settings = Settings()
     configure_logging(settings.log_json)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection
 
+from modelref import metrics
 from modelref.domain.audit import AuditEvent
 from modelref.domain.canonical import content_hash
 from modelref.domain.categories import AuditOperation, Category
@@ -151,6 +152,7 @@ class ApplyEngine:
             return ApplyResult(job_id=job, applied=records)
         return None
 
+    @metrics.timed_apply
     def _run(self, ids: list[int], job: str, actor: Actor, force: bool) -> ApplyResult:
         try:
             with self.db.write() as conn:

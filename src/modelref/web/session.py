@@ -27,6 +27,7 @@ from pathlib import Path
 from fastapi import Request, Response
 
 from modelref.domain.errors import ModelrefError
+from modelref.logs import note_user
 from modelref.service.auth import Identity, Role
 from modelref.settings import Settings
 
@@ -178,7 +179,10 @@ class SessionSigner:
 
 
 def current(request: Request, signer: SessionSigner) -> Session | None:
-    return signer.read(request.cookies.get(SESSION_COOKIE))
+    session = signer.read(request.cookies.get(SESSION_COOKIE))
+    if session is not None:
+        note_user(session.identity.user_id)  # the access log names the signed-in user
+    return session
 
 
 def csrf_seed(request: Request, session: Session | None) -> str | None:
