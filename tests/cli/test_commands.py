@@ -35,7 +35,7 @@ def test_reject_withdraw_purge(local_env: Env) -> None:
     assert "removed 2 change(s)" in purged
     remaining = ok(local_env.run("queue", "list", "--json")).json()
     assert [i["change_id"] for i in remaining["items"]] == [int(three)]
-    fails(local_env.run("queue", "show", one), 1, "Change not found")
+    fails(local_env.run("queue", "show", one), 1, f"Change {one} not found.")
 
 
 def test_list_filters_and_paging(local_env: Env) -> None:

@@ -75,7 +75,7 @@ def test_auth_errors(local_env: Env) -> None:
 
 
 def test_unknown_change_is_a_domain_error(local_env: Env) -> None:
-    fails(local_env.run("queue", "show", "999"), 1, "Change not found")
+    fails(local_env.run("queue", "show", "999"), 1, "Change 999 not found.")
     fails(local_env.run("queue", "apply", "999", key="bob"), 1, "Change 999")
     fails(local_env.run("queue", "diff", "999", "998"), 1, "Change 999")
     fails(local_env.run("catalog", "show", "image_generation", "No Such Model"), 1, "No Such Model")
@@ -154,7 +154,7 @@ def test_remote_errors_map_to_the_same_exit_codes(remote_env: Env) -> None:
     fails(remote_env.run("queue", "list"), 4, "Not authenticated")
     third = ok(remote_env.run(*UPDATE, "--set", "nsfw=false", "-q", key="alice")).out.strip()
     fails(remote_env.run("queue", "approve", third, "--title", "t", key="alice"), 4, "approver")
-    fails(remote_env.run("queue", "show", "999", key="rita"), 1, "Change not found")
+    fails(remote_env.run("queue", "show", "999", key="rita"), 1, "Change 999 not found.")
     fails(remote_env.run("queue", "apply", "999", key="bob"), 1, "Change 999")
     fails(remote_env.run(*UPDATE, "--set", 'nsfw="maybe"', key="alice"), 1, "nsfw")
     fails(remote_env.run("queue", "recover", key="bob"), 2, "--server")

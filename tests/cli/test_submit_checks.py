@@ -84,3 +84,11 @@ def test_a_number_where_a_string_belongs_gets_a_hint(env: dict[str, str]) -> Non
     assert """--set 'version="1.5"'""" in result.err
     fixed = submit(env, "--model", "OPS_BLIP", "--update", "--set", 'version="1.5"', "-q")
     assert fixed.code == 0
+
+
+def test_a_missing_change_has_one_wording(env: dict[str, str]) -> None:
+    for command in (["queue", "show", "999"], ["queue", "diff", "999"], ["queue", "apply", "999"]):
+        result = invoke(*command, env=env)
+        assert result.code == 1 and "Change 999 not found." in result.err, (command, result)
+    diff = invoke("queue", "diff", "998", "999", env=env)
+    assert diff.code == 1 and "Change 998" in diff.err

@@ -95,7 +95,10 @@ def import_(
     if (path is None) == (not from_github):
         raise UsageProblem("give a PATH to import, or --from-github (not both)")
     if path is None:
-        with cli.out.progress(f"fetching the reference at {ref}", total=None) as step:
+        from modelref.service.reference_fetch import MANIFEST
+
+        label = f"fetching the reference at {ref}"
+        with cli.out.progress(label, total=len(MANIFEST)) as step:
             report = cli.backend.import_reference(ref, step, replace)
     else:
         with cli.out.progress("importing", total=None) as step:

@@ -37,6 +37,8 @@ class Cli:
         self.name = name
         self.has_remote = remote
         self.creates_database = creates
+        #: The one change the command is about (names it in a "not found" message).
+        self.change_id: int | None = None
         self.out = Output(json_mode=common.json, quiet=common.quiet)
 
     @property
@@ -88,7 +90,7 @@ def run_guarded(cli: Cli, body: Callable[[], Any]) -> Any:
         return body()
     except errors.EXPECTED as exc:
         code = errors.exit_code(exc)
-        message = wording.for_cli(errors.describe(exc))
+        message = wording.for_cli(errors.describe(exc), cli.change_id)
         cli.out.error(message, code=code, kind=errors.error_type(exc))
         raise typer.Exit(code) from None
 

@@ -119,6 +119,7 @@ def show(
     cli: Cli, change_id: Annotated[int, typer.Argument(min=1, metavar="ID", help="Change id.")]
 ) -> None:
     """Show one change and its diff against the live record."""
+    cli.change_id = change_id
     record = cli.backend.get_change(change_id)
     diff: Json | None = None
     if not cli.common.json and not cli.common.quiet:
@@ -143,6 +144,7 @@ def diff(
     """Field-level diff(s): coloured, critical fields highlighted, stale/conflict warnings."""
     ids = list(dict.fromkeys(change_ids))
     if len(ids) == 1:
+        cli.change_id = ids[0]
         one = cli.backend.diff(ids[0])
         cli.out.result(one, render.diff_view, short=str(ids[0]))
         return

@@ -63,6 +63,7 @@ def withdraw(
     change_id: Annotated[int, typer.Argument(min=1, metavar="ID", help="Your change's id.")],
 ) -> None:
     """Withdraw your own pending change (recorded as rejected, reason "withdrawn")."""
+    cli.change_id = change_id
     record = cli.backend.withdraw(change_id)
     cli.out.result(record, _withdrawn, short=str(change_id))
 

@@ -30,8 +30,14 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def for_cli(message: str) -> str:
-    """``message`` with HTTP-specific hints replaced by CLI ones."""
+def for_cli(message: str, change_id: int | None = None) -> str:
+    """``message`` with HTTP-specific hints replaced by CLI ones.
+
+    ``change_id``: the one change the command is about, which upstream's bare
+    ``Change not found`` (``GET /changes/{id}``) leaves out.
+    """
+    if change_id is not None and message.strip() == "Change not found":
+        return f"Change {change_id} not found."
     for pattern, replacement in _REWRITES:
         message = pattern.sub(replacement, message)
     return message
