@@ -122,22 +122,19 @@ class AccessWriter:
             )
         else:
             line = f"{self._timestamp(now)} INFO {ACCESS.name}: {message}\n"
-        with self._lock:
-            self._lines.append(line)
-            self._size += len(line)
-            full = self._size >= self.max_bytes
-        if full:
+        self._lines.append(line)  # atomic under the GIL; flush() swaps the list out
+        self._size += len(line)
+        if self._size >= self.max_bytes:
             self.flush()
 
     def flush(self) -> None:
-        with self._lock:
-            if not self._lines:
-                return
-            text = "".join(self._lines)
-            self._lines.clear()
+        with self._lock:  # one writer at a time; write() never waits for it
+            lines, self._lines = self._lines, []
             self._size = 0
+            if not lines:
+                return
             try:
-                self.stream.write(text)
+                self.stream.write("".join(lines))
                 self.stream.flush()
             except (OSError, ValueError):
                 pass  # stderr closed: nothing left to tell

@@ -18,12 +18,13 @@ from typing import Any
 from starlette.routing import Mount
 
 from modelref import logs, metrics
-from modelref.api.fastpath import ASGIApp, Message, Receive, Scope, Send
+from modelref.api.fastpath import ASGIApp, FastPath, Message, Receive, Scope, Send
 from modelref.logs import UserSlot, request_user
 
 #: Scope keys the fast path sets on the requests it answers.
 ROUTE_KEY = "modelref.route"
 CACHE_KEY = "modelref.cache"
+STATUS_KEY = "modelref.status"
 UNMATCHED = "unmatched"
 
 
@@ -59,15 +60,24 @@ def route_of(scope: Scope) -> str:
 class AccessLog:
     """See the module docstring; ``api`` is the FastAPI app (for ``app.api.state``)."""
 
-    def __init__(self, app: ASGIApp, api: Any = None) -> None:
+    def __init__(self, app: ASGIApp, api: Any = None, fast: FastPath | None = None) -> None:
         self.app = app
         self.api = api
+        #: The fast path inside ``app``: its answers need no ``send`` wrapper or user slot.
+        self.fast = fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        if self.fast is not None and self.fast.handles(scope):
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                status = scope.get(STATUS_KEY, 500)
+                self._record(scope, status, time.perf_counter() - started, None)
+            return
         status = 500
         slot = UserSlot()
         token = request_user.set(slot)

@@ -85,4 +85,4 @@ def create_app(services: Services) -> AccessLog:
     front of FastAPI."""
     api = create_fastapi(services)
     fast = FastPath(api, api.state.read_cache, services.settings.max_body_bytes, api)
-    return AccessLog(fast, api)
+    return AccessLog(fast, api, fast)

@@ -110,6 +110,15 @@ class FastPath:
                     return
         await self.app(scope, receive, send)
 
+    def handles(self, scope: Scope) -> bool:
+        """True when this layer answers the request itself (a cacheable read).
+
+        It then leaves ``modelref.route``, ``modelref.cache`` and ``modelref.status`` in the
+        scope for the access log, which can skip wrapping ``send`` for these hot requests.
+        """
+        method = scope["method"]
+        return (method == "GET" or method == "HEAD") and self._target(scope) is not None
+
     # ------------------------------------------------------------------ reads
     def _target(self, scope: Scope) -> tuple[str, Category, str | None] | None:
         """(kind, category, model name) of a cacheable read, memoised per path."""
@@ -153,6 +162,7 @@ class FastPath:
                 status, headers, body = json_error(503, str(entry), entry.code)
             else:
                 status, headers, body = answer(entry, category, name, inm, gz)
+        scope["modelref.status"] = status
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
