@@ -1,13 +1,26 @@
-"""All configuration in one place: environment variables prefixed ``MODELREF_``."""
+"""All configuration in one place: environment variables prefixed ``MODELREF_``.
+
+The SQLite file and the UI's ``session.key`` live in the user's data folder (platformdirs:
+``~/.local/share/modelref`` on Linux), never in the working directory, so every command and
+every server finds the same database wherever it is started (design.md §8).
+``MODELREF_DATA_DIR`` moves that folder; ``MODELREF_DATABASE_URL`` names any database.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
+import platformdirs
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///./modelref-data/modelref.db"
+DATABASE_FILE = "modelref.db"
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data folder for modelref (not created here)."""
+    return Path(platformdirs.user_data_dir("modelref", appauthor=False))
 
 
 class Settings(BaseSettings):
@@ -15,7 +28,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MODELREF_", extra="ignore")
 
-    database_url: str = DEFAULT_DATABASE_URL
+    #: Folder of the default SQLite file and of ``session.key`` (for non-SQLite databases).
+    data_dir: Path = Field(default_factory=default_data_dir)
+    #: Empty means ``sqlite:///<data_dir>/modelref.db``.
+    database_url: str = ""
     publish_dir: Path | None = None
     canonical_format: Literal["v2", "legacy"] = "v2"
     auth: Literal["local", "horde"] = "local"
@@ -41,6 +57,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     #: Signs UI session cookies; set it when instances run on several machines.
     session_secret: str | None = None
+    #: Where ``import --from-github`` fetches the public reference (``{repo}/{ref}/{file}``).
+    reference_base_url: str = "https://raw.githubusercontent.com/Haidra-Org/"
+    #: Hosts (or addresses) the reference fetcher may reach although they are private/loopback.
+    reference_allow_hosts: str = ""
+
+    _origin: str = PrivateAttr(default="MODELREF_DATABASE_URL")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url.strip():
+            explicit_dir = "data_dir" in self.model_fields_set
+            self._origin = "MODELREF_DATA_DIR" if explicit_dir else "the user data folder"
+            self.database_url = f"sqlite:///{self.data_dir / DATABASE_FILE}"
+        return self
+
+    @property
+    def database_origin(self) -> str:
+        """Which setting chose the database (shown by ``modelref -v``)."""
+        return self._origin
 
     @staticmethod
     def id_list(raw: str) -> frozenset[str]:

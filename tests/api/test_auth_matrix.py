@@ -154,7 +154,7 @@ def test_auth_matrix(api: Api, ep: Endpoint) -> None:
         elif who == "unknown key":
             assert detail == "Invalid API key"
         else:
-            assert detail == f"You are not on the pending queue {ep.role} list."
+            assert detail == f"Your key has the {who} role; this needs the {ep.role} role."
         assert api.state() == before, f"{who} changed state"
     if ep.role is not None:
         r = ep.call(api, api.h(DESIGNATED[ep.role]))

@@ -53,7 +53,7 @@ def test_submit_reads_the_record_from_a_pipe(local_env: Env) -> None:
 def test_exit_statuses_seen_by_the_shell(local_env: Env) -> None:
     """Usage and domain errors; the in-process tests cover every other code."""
     fails(local_env.run("queue", "frobnicate", real=True), 2)
-    fails(local_env.run("queue", "show", "999", real=True), 1, "Change not found")
+    fails(local_env.run("queue", "show", "999", real=True), 1, "Change 999 not found.")
 
 
 def test_unreachable_server_is_exit_5_with_a_json_error(local_env: Env) -> None:

@@ -83,7 +83,7 @@ def test_auth_errors(local_env: Env) -> None:
 
 
 def test_unknown_change_is_a_domain_error(local_env: Env) -> None:
-    fails(local_env.run("queue", "show", "999"), 1, "Change not found")
+    fails(local_env.run("queue", "show", "999"), 1, "Change 999 not found.")
     fails(local_env.run("queue", "apply", "999", key="bob"), 1, "Change 999")
     fails(local_env.run("queue", "diff", "999", "998"), 1, "Change 999")
     fails(local_env.run("catalog", "show", "image_generation", "No Such Model"), 1, "No Such Model")
@@ -144,9 +144,10 @@ def test_broken_audit_chain_names_the_event(local_env: Env) -> None:
     assert "broken" in result.out
 
 
-def test_remote_only_commands_refuse_with_usage(local_env: Env) -> None:
+def test_local_only_commands_refuse_with_usage(local_env: Env) -> None:
     server = f"http://127.0.0.1:{free_port()}"
-    fails(local_env.run("keys", "list", "--server", server), 2, "server host")
+    fails(local_env.run("keys", "list", "--server", server), 2, "--server")
+    fails(local_env.run("--server", server, "keys", "list"), 2, "no remote mode", "server's host")
 
 
 @pytest.mark.slow
@@ -161,9 +162,9 @@ def test_remote_errors_map_to_the_same_exit_codes(remote_env: Env) -> None:
     fails(remote_env.run("queue", "list"), 4, "Not authenticated")
     third = ok(remote_env.run(*UPDATE, "--set", "nsfw=false", "-q", key="alice")).out.strip()
     fails(remote_env.run("queue", "approve", third, "--title", "t", key="alice"), 4, "approver")
-    fails(remote_env.run("queue", "show", "999", key="rita"), 1, "Change not found")
+    fails(remote_env.run("queue", "show", "999", key="rita"), 1, "Change 999 not found.")
     fails(remote_env.run("queue", "apply", "999", key="bob"), 1, "Change 999")
     fails(remote_env.run(*UPDATE, "--set", 'nsfw="maybe"', key="alice"), 1, "nsfw")
-    fails(remote_env.run("queue", "recover", key="bob"), 2, "server host")
+    fails(remote_env.run("queue", "recover", key="bob"), 2, "--server")
     withdrawn = ok(remote_env.run("queue", "withdraw", third, "--json", key="alice")).json()
     assert withdrawn["status"] == "rejected" and withdrawn["reject_reason"] == "withdrawn"

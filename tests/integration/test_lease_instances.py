@@ -66,8 +66,8 @@ def _two_instances(tmp_path: Path, url: str) -> None:
     b = start_server(tmp_path, env, name="b")
     a = start_server(tmp_path, {**env, "MODELREF_CRASH_AT": "after_reserve"}, name="a")
     try:
-        with pytest.raises(httpx.TransportError):  # A dies in the middle of the request
-            a.client().post(f"{Q}/apply_batch/{batch}", headers={"apikey": keys["carol"]})
+        with pytest.raises(httpx.TransportError), a.client() as dying:  # A dies mid-request
+            dying.post(f"{Q}/apply_batch/{batch}", headers={"apikey": keys["carol"]})
         assert a.proc.wait(timeout=30) != 0
         with b.client() as client:
             assert set(_statuses(client, keys["bob"]).values()) == {"applying"}

@@ -135,8 +135,8 @@ def test_refused_and_hung_postgres(tmp_path: Path, pg_url: str, proxy: TcpProxy)
         "MODELREF_CACHE_INTERVAL": "0.5",
     }
     server = start_server(tmp_path, env, name="outage")
+    client = Client(server, key)
     try:
-        client = Client(server, key)
         for _ in range(3):
             assert client.propose()[0].status_code == 202
         assert client.read()[0].status_code == 200
@@ -151,6 +151,7 @@ def test_refused_and_hung_postgres(tmp_path: Path, pg_url: str, proxy: TcpProxy)
         proxy.restore()
         _up(client)
     finally:
+        client.http.close()
         server.stop()
     log = server.output()
     assert "database unavailable" in log  # the details went to the log, not to clients
@@ -164,8 +165,8 @@ def test_a_held_sqlite_write_lock_answers_503_within_the_busy_timeout(tmp_path: 
     env = {"MODELREF_DATABASE_URL": url, "MODELREF_DB_TIMEOUT": str(TIMEOUT)}
     server = start_server(tmp_path, env, name="locked")
     holder = sqlite3.connect(path, isolation_level=None, timeout=1)
+    client = Client(server, key)
     try:
-        client = Client(server, key)
         assert client.propose()[0].status_code == 202
         holder.execute("BEGIN IMMEDIATE")  # another process takes the write lock and sits on it
         reply, took = client.propose()
@@ -176,6 +177,7 @@ def test_a_held_sqlite_write_lock_answers_503_within_the_busy_timeout(tmp_path: 
         holder.execute("ROLLBACK")
         assert client.propose()[0].status_code == 202
     finally:
+        client.http.close()
         holder.close()
         server.stop()
     assert client.acked == _stored_ids(url)

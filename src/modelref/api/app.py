@@ -8,7 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from modelref import __version__, web
-from modelref.api import audit_views, errors, probes, queue, reads, text_toolkit, v1, writes
+from modelref.api import (
+    audit_views,
+    docs,
+    errors,
+    metrics_route,
+    probes,
+    queue,
+    reads,
+    text_toolkit,
+    v1,
+    writes,
+)
+from modelref.api.access import AccessLog
 from modelref.api.fastpath import FastPath
 from modelref.service.background import Background
 from modelref.service.container import Services
@@ -42,7 +54,7 @@ def create_fastapi(services: Services) -> FastAPI:
         title="modelref",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served from packaged assets by api.docs
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -50,6 +62,9 @@ def create_fastapi(services: Services) -> FastAPI:
     api.state.read_cache = services.read_cache
     api.state.audit_views = services.audit.views(services.settings.canonical_format)
     errors.install(api)
+    docs.install(api)
+    api.state.queue_metrics = metrics_route.queue_registry(services.review)
+    api.include_router(metrics_route.router)
     api.include_router(probes.router, prefix="/api")
     for prefix in (V2, V1):
         api.include_router(audit_views.router, prefix=prefix)
@@ -63,7 +78,9 @@ def create_fastapi(services: Services) -> FastAPI:
     return api
 
 
-def create_app(services: Services) -> FastPath:
-    """The ASGI application: cached reads and body limits in front of FastAPI."""
+def create_app(services: Services) -> AccessLog:
+    """The ASGI application: access log and metrics, then cached reads and body limits, in
+    front of FastAPI."""
     api = create_fastapi(services)
-    return FastPath(api, api.state.read_cache, services.settings.max_body_bytes, api)
+    fast = FastPath(api, api.state.read_cache, services.settings.max_body_bytes, api)
+    return AccessLog(fast, api, fast)

@@ -38,6 +38,9 @@ V1_EMPTY = frozenset({Category.lora, Category.ti})
 _EMPTY_OBJECT = Rendered.of(b"{}", 0)
 #: Sent with cached reads while the database cannot be asked whether they are current.
 STALE_HEADER = (b"x-modelref-stale", b"database unavailable; serving the last good catalog")
+#: Route templates of the answers given here (metrics labels, see api/access.py).
+_ROUTES = {"v2": PREFIX + "v2/{category}", "v1": PREFIX + "v1/{category}"}
+_MODEL_ROUTE = PREFIX + "v2/{category}/model/{model_name}"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: A high-surrogate escape (\\uD800-\\uDBFF) not followed by a low one, or a lone low one.
 LONE_SURROGATE = re.compile(
@@ -110,6 +113,15 @@ class FastPath:
                     return
         await self.app(scope, receive, send)
 
+    def handles(self, scope: Scope) -> bool:
+        """True when this layer answers the request itself (a cacheable read).
+
+        It then leaves ``modelref.route``, ``modelref.cache`` and ``modelref.status`` in the
+        scope for the access log, which can skip wrapping ``send`` for these hot requests.
+        """
+        method = scope["method"]
+        return (method == "GET" or method == "HEAD") and self._target(scope) is not None
+
     # ------------------------------------------------------------------ reads
     def _target(self, scope: Scope) -> tuple[str, Category, str | None] | None:
         """(kind, category, model name) of a cacheable read, memoised per path."""
@@ -129,6 +141,7 @@ class FastPath:
     async def _serve(
         self, scope: Scope, send: Send, kind: str, category: Category, name: str | None
     ) -> None:
+        scope["modelref.route"] = _ROUTES[kind] if name is None else _MODEL_ROUTE
         inm: bytes | None = None
         gz = False
         for key, value in scope["headers"]:
@@ -143,6 +156,7 @@ class FastPath:
             entry = None if cache.due() else cache.lookup(kind, category.value)
             stale = cache.stale
             failure: ModelrefError | None = None
+            scope["modelref.cache"] = "miss" if entry is None else "hit"
             if entry is None:
                 try:
                     entry = await self._entry(kind, category)
@@ -154,6 +168,7 @@ class FastPath:
                 status, headers, body = answer(entry, category, name, inm, gz)
                 if stale and status < 400:
                     headers = [*headers, STALE_HEADER]
+        scope["modelref.status"] = status
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}

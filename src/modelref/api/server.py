@@ -8,15 +8,18 @@ the parent has migrated and recovered once.
 from __future__ import annotations
 
 import gc
-import json
+import getpass
 import logging
-import sys
 from typing import Any
 
 import uvicorn
 
+from modelref import logs
+from modelref.api.access import AccessLog
 from modelref.api.app import create_app
-from modelref.api.fastpath import FastPath
+from modelref.domain.actors import Actor
+from modelref.domain.errors import ModelrefError
+from modelref.service import reference_fetch
 from modelref.service.auth import Role
 from modelref.service.container import Services
 from modelref.settings import Settings
@@ -27,29 +30,9 @@ log = logging.getLogger("modelref.server")
 BOOTSTRAP_USER = ("1", "admin#1")
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
 def configure_logging(as_json: bool) -> None:
     """One line per event on stderr; JSON lines with ``MODELREF_LOG_JSON=1``."""
-    handler = logging.StreamHandler(sys.stderr)
-    if as_json:
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    logs.configure(json_lines=as_json)
 
 
 def bootstrap_key(services: Services) -> str | None:
@@ -59,7 +42,7 @@ def bootstrap_key(services: Services) -> str | None:
     return services.keys.create_if_empty(BOOTSTRAP_USER[0], BOOTSTRAP_USER[1], Role.approver)
 
 
-def worker_app() -> FastPath:
+def worker_app() -> AccessLog:
     """uvicorn factory for ``--workers N``: each worker opens its own services."""
     settings = Settings()
     configure_logging(settings.log_json)
@@ -68,10 +51,30 @@ def worker_app() -> FastPath:
     return app
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def seed(services: Services, ref: str) -> None:
+    """``--seed-from-github``: load the public reference into an empty catalog, or say why not."""
+    user = getpass.getuser()
+    actor = Actor(f"local:{user}", user)
+    try:
+        done = reference_fetch.seed_if_empty(services.files, services.settings, actor, ref=ref)
+    except ModelrefError as exc:
+        log.error("seeding from the public reference failed, serving an empty catalog: %s", exc)
+        return
+    if done is None:
+        log.info("catalog is not empty: not seeding from the public reference")
+        return
+    for item in done.files:
+        log.info("fetched %s (%s bytes, sha256 %s)", item.url, item.bytes, item.sha256)
+
+
+def run(
+    host: str = "127.0.0.1", port: int = 8000, workers: int = 1, seed_ref: str | None = None
+) -> None:
     settings = Settings()
     configure_logging(settings.log_json)
     services = Services.open(settings, recover=True)
+    if seed_ref is not None:
+        seed(services, seed_ref)
     key = bootstrap_key(services)
     if key is not None:
         print(

@@ -14,7 +14,11 @@ from modelref.cli.backend import Json
 from modelref.cli.common import Cli, command
 from modelref.cli.errors import CliError
 
-app = typer.Typer(help="The tamper-evident audit log: read and verify.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="The tamper-evident audit log: read and verify.",
+    no_args_is_help=True,
+)
 
 
 @command(app, "log")

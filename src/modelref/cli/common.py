@@ -1,9 +1,9 @@
-"""Options every command takes (after its name) and the error funnel around every command.
+"""The error funnel around every command and the ``@command`` decorator.
 
-``@command(app, "name")`` adds ``--json``, ``--quiet``, ``--server``, ``--apikey``,
-``--as-user`` and ``--as-username`` to a command, builds its :class:`Cli` (output channels and
-the backend of the selected mode) and turns expected errors into one stderr message and the
-exit code chosen in :mod:`modelref.cli.errors`, never a traceback.
+``@command(app, "name")`` adds the common options of :mod:`modelref.cli.options` to a command
+(``--server`` only when the command has a remote mode), builds its :class:`Cli` (output
+channels and the backend of the selected mode) and turns expected errors into one stderr
+message and the exit code chosen in :mod:`modelref.cli.errors`, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,50 +11,76 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import typer
 
-from modelref.cli import errors
+from modelref.cli import errors, options, wording
 from modelref.cli.backend import Backend
+from modelref.cli.errors import UsageProblem
+from modelref.cli.options import Common
 from modelref.cli.output import Output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-@dataclass(frozen=True)
-class Common:
-    json: bool = False
-    quiet: bool = False
-    server: str | None = None
-    apikey: str | None = None
-    as_user: str | None = None
-    as_username: str | None = None
+__all__ = ["Cli", "Common", "command", "run_guarded"]
 
 
 class Cli:
     """What a command needs: its output channels and the backend of the selected mode."""
 
-    def __init__(self, common: Common) -> None:
+    def __init__(
+        self, common: Common, *, name: str = "", remote: bool = True, creates: bool = False
+    ) -> None:
         self.common = common
+        self.name = name
+        self.has_remote = remote
+        self.creates_database = creates
+        #: The one change the command is about (names it in a "not found" message).
+        self.change_id: int | None = None
         self.out = Output(json_mode=common.json, quiet=common.quiet)
 
     @property
     def remote(self) -> bool:
-        return bool(self.common.server)
+        return bool(self.common.server) and self.has_remote
+
+    def check_mode(self) -> None:
+        """A command without a remote mode refuses ``--server`` (and says why)."""
+        if self.has_remote or not self.common.server:
+            return
+        if self.common.server_given:
+            raise UsageProblem(
+                f"{self.name} has no remote mode: it works on the database itself; run it on "
+                "the server's host without --server (MODELREF_DATABASE_URL or "
+                "MODELREF_DATA_DIR names the database)"
+            )
+        self.out.warn(
+            f"MODELREF_SERVER is set, but {self.name} has no remote mode: "
+            "it works on the local database"
+        )
 
     @cached_property
     def backend(self) -> Backend:
         c = self.common
-        if c.server:
+        if self.remote:
             from modelref.cli.remote import RemoteBackend
 
+            assert c.server is not None
+            if c.verbose:
+                self.out.note(f"server: {c.server}")
             return RemoteBackend(c.server, c.apikey)
         from modelref.cli.local import LocalBackend
 
-        return LocalBackend(apikey=c.apikey, as_user=c.as_user, as_username=c.as_username)
+        backend = LocalBackend(
+            apikey=c.apikey,
+            as_user=c.as_user,
+            as_username=c.as_username,
+            creates_database=self.creates_database,
+        )
+        if c.verbose:
+            self.out.note(f"database: {backend.describe_database()}")
+        return backend
 
     def close(self) -> None:
         """Release the backend's connections, if the command made one."""
@@ -62,120 +88,55 @@ class Cli:
             self.backend.close()
 
 
-_P = inspect.Parameter.KEYWORD_ONLY
-_COMMON_PARAMS = [
-    inspect.Parameter(
-        "json_output",
-        _P,
-        default=False,
-        annotation=Annotated[
-            bool, typer.Option("--json", help="Print the result as JSON (the API's shapes).")
-        ],
-    ),
-    inspect.Parameter(
-        "quiet",
-        _P,
-        default=False,
-        annotation=Annotated[
-            bool, typer.Option("--quiet", "-q", help="Print only ids/keys, or nothing.")
-        ],
-    ),
-    inspect.Parameter(
-        "server",
-        _P,
-        default=None,
-        annotation=Annotated[
-            str | None,
-            typer.Option(
-                "--server",
-                envvar="MODELREF_SERVER",
-                help="Remote mode: base URL of a modelref server.",
-                show_envvar=True,
-            ),
-        ],
-    ),
-    inspect.Parameter(
-        "apikey",
-        _P,
-        default=None,
-        annotation=Annotated[
-            str | None,
-            typer.Option(
-                "--apikey",
-                envvar="MODELREF_APIKEY",
-                help="API key (remote mode; local mode resolves it with the key table).",
-                show_envvar=True,
-            ),
-        ],
-    ),
-    inspect.Parameter(
-        "as_user",
-        _P,
-        default=None,
-        annotation=Annotated[
-            str | None,
-            typer.Option(
-                "--as-user",
-                envvar="MODELREF_USER_ID",
-                help="Local mode without a key: act as this user id.",
-                show_envvar=True,
-            ),
-        ],
-    ),
-    inspect.Parameter(
-        "as_username",
-        _P,
-        default=None,
-        annotation=Annotated[
-            str | None,
-            typer.Option(
-                "--as-username",
-                envvar="MODELREF_USERNAME",
-                help="Local mode: display name for --as-user.",
-                show_envvar=True,
-            ),
-        ],
-    ),
-]
-_COMMON_NAMES = [p.name for p in _COMMON_PARAMS]
-
-
 def run_guarded(cli: Cli, body: Callable[[], Any]) -> Any:
     """Run ``body``; expected errors become a message on stderr and their exit code."""
     try:
+        cli.check_mode()
         return body()
     except errors.EXPECTED as exc:
         code = errors.exit_code(exc)
-        cli.out.error(errors.describe(exc), code=code, kind=errors.error_type(exc))
+        message = wording.for_cli(errors.describe(exc), cli.change_id)
+        cli.out.error(message, code=code, kind=errors.error_type(exc))
         raise typer.Exit(code) from None
 
 
-def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[F], F]:
-    """Register ``fn(cli, ...)`` as ``name`` with the common options added after its own."""
+def command(
+    app: typer.Typer,
+    name: str,
+    *,
+    remote: bool = True,
+    creates_database: bool = False,
+    **kwargs: Any,
+) -> Callable[[F], F]:
+    """Register ``fn(cli, ...)`` as ``name`` with the common options added after its own.
+
+    ``remote=False``: the command works on the database only and offers no ``--server``.
+    ``creates_database=True``: in local mode it may create a new SQLite file (every other
+    command refuses to, so a typo in the data location never yields a silent empty database).
+    """
 
     def decorate(fn: F) -> F:
         signature = inspect.signature(fn, eval_str=True)
         own = list(signature.parameters.values())[1:]  # drop the ``cli`` parameter
+        common_params = options.params(remote=remote)
+        ctx_param = inspect.Parameter(
+            "_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context
+        )
 
         @functools.wraps(fn)
         def wrapper(**values: Any) -> Any:
-            common = {key: values.pop(key) for key in _COMMON_NAMES}
-            cli = Cli(
-                Common(
-                    json=common["json_output"],
-                    quiet=common["quiet"],
-                    server=common["server"] or None,
-                    apikey=common["apikey"] or None,
-                    as_user=common["as_user"] or None,
-                    as_username=common["as_username"] or None,
-                )
-            )
+            ctx: typer.Context = values.pop("_ctx")
+            given = {key: values.pop(key) for key in list(values) if key in options.NAMES}
+            root = ctx.find_root().obj
+            common = options.merge(root if isinstance(root, Common) else None, given)
+            label = " ".join(ctx.command_path.split()[1:]) or name
+            cli = Cli(common, name=label, remote=remote, creates=creates_database)
             try:
                 return run_guarded(cli, lambda: fn(cli, **values))
             finally:
                 cli.close()
 
-        params = own + _COMMON_PARAMS
+        params = [*own, *common_params, ctx_param]
         wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in params}
         del wrapper.__wrapped__

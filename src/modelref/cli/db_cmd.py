@@ -6,10 +6,10 @@ import typer
 
 from modelref.cli.common import Cli, command
 
-app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Database schema management.", no_args_is_help=True)
 
 
-@command(app, "upgrade")
+@command(app, "upgrade", remote=False, creates_database=True)
 def upgrade(cli: Cli) -> None:
     """Apply every pending migration to MODELREF_DATABASE_URL."""
     result = cli.backend.db_upgrade()

@@ -13,7 +13,9 @@ from rich.table import Table
 from modelref.cli.backend import Json
 from modelref.cli.common import Cli, command
 
-app = typer.Typer(help="Local API keys: create, list and revoke.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Local API keys: create, list and revoke.", no_args_is_help=True
+)
 
 
 class RoleName(enum.StrEnum):
@@ -22,11 +24,15 @@ class RoleName(enum.StrEnum):
     approver = "approver"
 
 
-@command(app, "create")
+@command(app, "create", remote=False, creates_database=True)
 def create(
     cli: Cli,
-    user_id: Annotated[str, typer.Option("--user-id", help="User id (e.g. a Horde id).")],
-    username: Annotated[str, typer.Option("--username", help="Display name, e.g. alice#1001.")],
+    user_id: Annotated[
+        str, typer.Option("--user-id", metavar="ID", help="User id (e.g. a Horde id).")
+    ],
+    username: Annotated[
+        str, typer.Option("--username", metavar="NAME", help="Display name, e.g. alice#1001.")
+    ],
     role: Annotated[
         RoleName, typer.Option("--role", help="reader, requestor or approver.")
     ] = RoleName.requestor,
@@ -42,7 +48,7 @@ def _created(console: Console, result: Json) -> None:
     console.print("[yellow]store it now: it is not shown again[/]")
 
 
-@command(app, "list")
+@command(app, "list", remote=False)
 def list_keys(cli: Cli) -> None:
     """List keys (prefix, user, role, created, revoked); never the keys themselves."""
     keys = cli.backend.keys_list()
@@ -69,10 +75,12 @@ def _table(console: Console, keys: list[Json]) -> None:
     console.print(table)
 
 
-@command(app, "revoke")
+@command(app, "revoke", remote=False)
 def revoke(
     cli: Cli,
-    prefix: Annotated[str, typer.Argument(help="Key prefix as shown by `keys list`.")],
+    prefix: Annotated[
+        str, typer.Argument(metavar="PREFIX", help="Key prefix as shown by `keys list`.")
+    ],
 ) -> None:
     """Revoke every active key starting with PREFIX."""
     result = cli.backend.keys_revoke(prefix)

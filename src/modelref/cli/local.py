@@ -14,9 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from modelref.cli import wire
+from modelref.cli import database, wire
 from modelref.cli.backend import Json, QueueQuery, Step
-from modelref.cli.errors import UsageProblem
+from modelref.cli.errors import UNREACHABLE, CliError, UsageProblem
 from modelref.domain.actors import Actor
 from modelref.domain.categories import Category
 from modelref.domain.errors import ModelrefError, StorageError
@@ -25,6 +25,7 @@ from modelref.service.auth import Role
 from modelref.settings import Settings
 
 if TYPE_CHECKING:
+    from modelref.service.catalog_io import ImportReport
     from modelref.service.container import Services
 
 #: upstream's enqueue route names, kept in ``request_metadata`` like the API does.
@@ -41,16 +42,29 @@ class LocalBackend:
         apikey: str | None = None,
         as_user: str | None = None,
         as_username: str | None = None,
+        creates_database: bool = False,
     ) -> None:
         self.settings = settings or Settings()
         self.apikey = apikey
         self.as_user = as_user
         self.as_username = as_username
+        self.creates_database = creates_database
+
+    def describe_database(self) -> str:
+        return database.describe(self.settings)
 
     @cached_property
     def services(self) -> Services:
         from modelref.service.container import Services
 
+        absent = None if self.creates_database else database.missing(self.settings)
+        if absent is not None:
+            raise CliError(
+                f"no modelref database at {absent} (from {self.settings.database_origin}); "
+                "nothing was created. Load one with `modelref import` (or create an empty one "
+                "with `modelref db upgrade`), or set MODELREF_DATABASE_URL / MODELREF_DATA_DIR",
+                UNREACHABLE,
+            )
         try:
             services = Services.open(self.settings)
         except ModelrefError:
@@ -189,14 +203,25 @@ class LocalBackend:
     def record(self, category: str, model_name: str) -> Json:
         return self.reader().catalog.record(_category(category), model_name)
 
-    def import_path(self, path: Path, step: Step) -> Json:
+    def import_path(self, path: Path, step: Step, replace: bool = False) -> Json:
         actor = self.actor(Role.approver, fallback=True)
-        report = self.services.files.import_path(path, actor, step)
-        return {
-            "categories": [asdict(c) for c in report.categories],
-            "changed": report.changed,
-            "skipped": report.skipped,
-        }
+        report = self.services.files.import_path(path, actor, step, replace=replace)
+        return _import_json(report)
+
+    def import_reference(self, ref: str, step: Step, replace: bool = False) -> Json:
+        from modelref.service import reference_fetch
+
+        actor = self.actor(Role.approver, fallback=True)
+        services = self.services
+        fetched = reference_fetch.import_reference(
+            services.files, services.settings, actor, ref=ref, progress=step, replace=replace
+        )
+        result = _import_json(fetched.imported)
+        for item in result["categories"]:
+            item["files"] = [f.removeprefix(str(Path(f).parents[1]) + "/") for f in item["files"]]
+        result["fetched"] = [asdict(f) for f in fetched.files]
+        result["ref"] = ref
+        return result
 
     def export(self, out_dir: Path, fmt: str, step: Step) -> Json:
         self.reader()
@@ -237,6 +262,14 @@ class LocalBackend:
             "broken_event_id": report.broken_event_id,
             "reason": report.reason,
         }
+
+
+def _import_json(report: ImportReport) -> Json:
+    return {
+        "categories": [asdict(c) for c in report.categories],
+        "changed": report.changed,
+        "skipped": report.skipped,
+    }
 
 
 def _filter(query: QueueQuery) -> PendingQueueFilter:

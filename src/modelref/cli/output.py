@@ -48,6 +48,11 @@ class Output:
         if not self.quiet and not self.json_mode:
             self.err.print(message)
 
+    def note(self, message: str) -> None:
+        """A ``--verbose`` note on stderr (kept in JSON mode: it is not stdout)."""
+        if not self.quiet:
+            self.err.print(f"[dim]{_escape(message)}[/]", markup=True)
+
     def warn(self, message: str) -> None:
         """A warning on stderr (hidden by ``--quiet``; kept in JSON mode, it is not stdout)."""
         if not self.quiet:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,27 @@ def apply_edits(base: Json, assignments: list[str]) -> Json:
         parts, value = parse_assignment(text)
         set_path(result, parts, value)
     return result
+
+
+def typed_value_hint(message: str, assignments: list[str]) -> str | None:
+    """A hint when an error names a field that a ``--set`` gave a non-string JSON value.
+
+    ``--set version=1.5`` sets the number 1.5, which a string field refuses; the hint says how
+    to pass the string.
+    """
+    for text in assignments:
+        parts, value = parse_assignment(text)
+        if isinstance(value, str) or value is None:
+            continue
+        dotted = ".".join(parts)
+        if re.search(rf"(^|[\s.:]){re.escape(dotted)}\b", message):
+            raw = text.partition("=")[2]
+            kind = "a boolean" if isinstance(value, bool) else "a number"
+            return (
+                f"--set {dotted}={raw} gives {kind}, not a string; for the string write "
+                f"--set '{dotted}=\"{raw}\"'"
+            )
+    return None
 
 
 def read_file(path: str) -> Json:

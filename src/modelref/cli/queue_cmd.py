@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from modelref.cli import errors, render, wording
 from modelref.cli import payload as payloads
-from modelref.cli import render
 from modelref.cli.backend import Json, QueueQuery
 from modelref.cli.common import Cli, command
 from modelref.cli.errors import CliError, UsageProblem
@@ -19,25 +19,36 @@ from modelref.domain.categories import Category
 from modelref.domain.queue_models import PendingChangeStatus
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="The review queue: list, inspect, propose, review and apply changes.",
     no_args_is_help=True,
 )
 
 OPEN = ("pending", "approved", "applying")
+CATEGORY_CHOICES = ", ".join(c.value for c in Category)
+STATUS_CHOICES = ", ".join(s.value for s in PendingChangeStatus)
 
 Statuses = Annotated[
     list[PendingChangeStatus] | None,
-    typer.Option("--status", metavar="STATUS", help="Only these statuses (repeatable)."),
+    typer.Option(
+        "--status", metavar="STATUS", help=f"Only these statuses (repeatable): {STATUS_CHOICES}."
+    ),
 ]
 Categories = Annotated[
     list[Category] | None,
-    typer.Option("--category", metavar="CATEGORY", help="Only these categories (repeatable)."),
+    typer.Option(
+        "--category",
+        metavar="CATEGORY",
+        help=f"Only these categories (repeatable): {CATEGORY_CHOICES}.",
+    ),
 ]
 ModelSubstr = Annotated[
-    str | None, typer.Option("--model", help="Model name contains this (case-insensitive).")
+    str | None,
+    typer.Option("--model", metavar="TEXT", help="Model name contains this (case-insensitive)."),
 ]
 RequestedBy = Annotated[
-    list[str] | None, typer.Option("--requested-by", help="Requester user id (repeatable).")
+    list[str] | None,
+    typer.Option("--requested-by", metavar="ID", help="Requester user id (repeatable)."),
 ]
 
 
@@ -104,8 +115,11 @@ def _marks(cli: Cli, open_ids: list[int]) -> dict[int, str]:
 
 
 @command(app, "show")
-def show(cli: Cli, change_id: Annotated[int, typer.Argument(min=1, help="Change id.")]) -> None:
+def show(
+    cli: Cli, change_id: Annotated[int, typer.Argument(min=1, metavar="ID", help="Change id.")]
+) -> None:
     """Show one change and its diff against the live record."""
+    cli.change_id = change_id
     record = cli.backend.get_change(change_id)
     diff: Json | None = None
     if not cli.common.json and not cli.common.quiet:
@@ -123,11 +137,14 @@ def show(cli: Cli, change_id: Annotated[int, typer.Argument(min=1, help="Change 
 @command(app, "diff")
 def diff(
     cli: Cli,
-    change_ids: Annotated[list[int], typer.Argument(min=1, help="One or more change ids.")],
+    change_ids: Annotated[
+        list[int], typer.Argument(min=1, metavar="ID...", help="One or more change ids.")
+    ],
 ) -> None:
     """Field-level diff(s): coloured, critical fields highlighted, stale/conflict warnings."""
     ids = list(dict.fromkeys(change_ids))
     if len(ids) == 1:
+        cli.change_id = ids[0]
         one = cli.backend.diff(ids[0])
         cli.out.result(one, render.diff_view, short=str(ids[0]))
         return
@@ -142,20 +159,31 @@ def diff(
 def submit(
     cli: Cli,
     category: Annotated[
-        Category, typer.Option("--category", metavar="CATEGORY", help="Model category.")
+        Category,
+        typer.Option("--category", metavar="CATEGORY", help=f"Model category: {CATEGORY_CHOICES}."),
     ],
-    model: Annotated[str, typer.Option("--model", help="Model name (the record key).")],
+    model: Annotated[
+        str, typer.Option("--model", metavar="NAME", help="Model name (the record key).")
+    ],
     create: Annotated[bool, typer.Option("--create", help="Propose a new model.")] = False,
     update: Annotated[bool, typer.Option("--update", help="Propose a new version.")] = False,
     delete: Annotated[bool, typer.Option("--delete", help="Propose removing it.")] = False,
     file: Annotated[
-        str | None, typer.Option("--file", help="Full record as JSON (- for stdin).")
+        str | None,
+        typer.Option("--file", metavar="PATH", help="Full record as JSON (- for stdin)."),
     ] = None,
     sets: Annotated[
         list[str] | None,
-        typer.Option("--set", help="field.path=value edit of the current record (repeatable)."),
+        typer.Option(
+            "--set",
+            metavar="FIELD=VALUE",
+            help="field.path=value edit of the current record (repeatable); the value is "
+            "JSON when it parses (1.5 is a number; quote strings: version='\"1.5\"').",
+        ),
     ] = None,
-    notes: Annotated[str | None, typer.Option("--notes", help="Note for reviewers.")] = None,
+    notes: Annotated[
+        str | None, typer.Option("--notes", metavar="TEXT", help="Note for reviewers.")
+    ] = None,
 ) -> None:
     """Propose a create, update or delete; --set edits a copy of the live record."""
     flags = {"create": create, "update": update, "delete": delete}
@@ -165,6 +193,7 @@ def submit(
     operation = chosen[0]
     edits = sets or []
     body: Json | None = None
+    live: Json | None = None
     if operation == "delete":
         if file or edits:
             raise UsageProblem("--delete takes no --file or --set")
@@ -174,13 +203,51 @@ def submit(
         if file is not None:
             base = payloads.read_file(file)
         elif operation == "update":
-            base = cli.backend.record(category.value, model)
+            base = live = cli.backend.record(category.value, model)
         else:
             base = {"name": model}
         body = payloads.apply_edits(base, edits)
         body.setdefault("name", model)
-    record = cli.backend.submit(category.value, model, operation, body, notes)
+        _check_name(cli, category.value, model, operation, body, live, from_file=file is not None)
+    try:
+        record = cli.backend.submit(category.value, model, operation, body, notes)
+    except errors.EXPECTED as exc:
+        hint = payloads.typed_value_hint(errors.describe(exc), edits)
+        if hint is None:
+            raise
+        message = f"{wording.for_cli(errors.describe(exc))} ({hint})"
+        raise CliError(message, errors.exit_code(exc)) from None
     cli.out.result(record, _submitted, short=str(record["change_id"]))
+
+
+def _check_name(
+    cli: Cli,
+    category: str,
+    model: str,
+    operation: str,
+    body: Json,
+    live: Json | None,
+    *,
+    from_file: bool,
+) -> None:
+    """The payload's ``name`` must be ``--model`` (or, for an update, the live record's name).
+
+    A few live records are keyed differently from their ``name`` (controlnet
+    ``control_qr_sdxl`` holds ``control_qr_xl``); an update may keep that name.
+    """
+    name = body.get("name")
+    if name == model:
+        return
+    if operation == "update" and isinstance(name, str):
+        if live is None:
+            live = cli.backend.record(category, model)
+        if name == live.get("name"):
+            return
+    where = "--file" if from_file else "the payload"
+    raise UsageProblem(
+        f"--model {model!r} does not match the name {name!r} in {where}: the record would be "
+        f"queued under another name; give the same name in both"
+    )
 
 
 def _submitted(console: Console, rec: Json) -> None:

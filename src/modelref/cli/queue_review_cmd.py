@@ -24,14 +24,16 @@ from modelref.cli.queue_cmd import (
 #: From this many changes on, ``queue apply`` shows a progress display.
 PROGRESS_FROM = 10
 
-ChangeIds = Annotated[list[int], typer.Argument(min=1, help="Change ids.")]
+ChangeIds = Annotated[list[int], typer.Argument(min=1, metavar="ID...", help="Change ids.")]
 
 
 @command(app, "approve")
 def approve(
     cli: Cli,
     change_ids: ChangeIds,
-    title: Annotated[str, typer.Option("--title", help="Batch title (1-120 characters).")],
+    title: Annotated[
+        str, typer.Option("--title", metavar="TEXT", help="Batch title (1-120 characters).")
+    ],
 ) -> None:
     """Approve pending changes into the open batch (two-person rule: not your own)."""
     result = cli.backend.review(title, list(dict.fromkeys(change_ids)), [], None)
@@ -42,8 +44,12 @@ def approve(
 def reject(
     cli: Cli,
     change_ids: ChangeIds,
-    reason: Annotated[str, typer.Option("--reason", help="Why (shown to the requester).")],
-    title: Annotated[str, typer.Option("--title", help="Batch title.")] = "rejected",
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why (shown to the requester).")
+    ],
+    title: Annotated[
+        str, typer.Option("--title", metavar="TEXT", help="Batch title.")
+    ] = "rejected",
 ) -> None:
     """Reject pending or approved changes with a reason."""
     result = cli.backend.review(title, [], list(dict.fromkeys(change_ids)), reason)
@@ -53,9 +59,11 @@ def reject(
 
 @command(app, "withdraw")
 def withdraw(
-    cli: Cli, change_id: Annotated[int, typer.Argument(min=1, help="Your change's id.")]
+    cli: Cli,
+    change_id: Annotated[int, typer.Argument(min=1, metavar="ID", help="Your change's id.")],
 ) -> None:
     """Withdraw your own pending change (recorded as rejected, reason "withdrawn")."""
+    cli.change_id = change_id
     record = cli.backend.withdraw(change_id)
     cli.out.result(record, _withdrawn, short=str(change_id))
 
@@ -68,13 +76,15 @@ def _withdrawn(console: Console, rec: Json) -> None:
 def apply(
     cli: Cli,
     change_ids: Annotated[
-        list[int] | None, typer.Argument(help="Approved change ids, applied in this order.")
+        list[int] | None,
+        typer.Argument(metavar="ID", help="Approved change ids, applied in this order."),
     ] = None,
     batch: Annotated[
         int | None, typer.Option("--batch", min=1, help="Apply every approved change of a batch.")
     ] = None,
     job_id: Annotated[
-        str | None, typer.Option("--job-id", help="Reservation token; retries are idempotent.")
+        str | None,
+        typer.Option("--job-id", metavar="JOB", help="Reservation token; retries are idempotent."),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Apply stale changes anyway (audited).")
@@ -123,7 +133,7 @@ def purge(
     )
 
 
-@command(app, "recover")
+@command(app, "recover", remote=False)
 def recover(cli: Cli) -> None:
     """Revert changes stuck in APPLYING (after a crash) to APPROVED and report them."""
     result = cli.backend.recover()

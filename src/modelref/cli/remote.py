@@ -190,8 +190,11 @@ class RemoteBackend:
         result: Json = self._call("GET", f"{V2}/{category}/model/{quote(model_name, safe='/')}")
         return result
 
-    def import_path(self, path: Path, step: Step) -> Json:
+    def import_path(self, path: Path, step: Step, replace: bool = False) -> Json:
         raise self._local_only("import")
+
+    def import_reference(self, ref: str, step: Step, replace: bool = False) -> Json:
+        raise self._local_only("import --from-github")
 
     def export(self, out_dir: Path, fmt: str, step: Step) -> Json:
         raise self._local_only("export")

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelref import faults
+from modelref import faults, metrics
 from modelref.domain import inputs, payloads, transitions
 from modelref.domain.actors import Actor
 from modelref.domain.audit import NewEvent
@@ -126,6 +126,7 @@ class ApplyEngine:
         return self._run(todo, job, Actor(str(applied_by), applied_username), force)
 
     # ------------------------------------------------------------------ transactions
+    @metrics.timed_apply
     def _run(self, ids: list[int], job: str, actor: Actor, force: bool) -> ApplyResult:
         started = time.monotonic()
         with self.db.write() as tx:

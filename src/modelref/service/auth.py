@@ -24,6 +24,7 @@ from modelref.domain.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from modelref.logs import note_user
 from modelref.settings import Settings
 from modelref.store.database import Database
 from modelref.store.keys import KeyRow
@@ -193,13 +194,25 @@ class Authenticator:
     def identify(self, key: str | None) -> Identity:
         if not key:
             raise AuthenticationFailed("Not authenticated")
-        return self.provider.identify(key)
+        identity = self.provider.identify(key)
+        note_user(identity.user_id)
+        return identity
 
     def require(self, key: str | None, role: Role) -> Identity:
         identity = self.identify(key)
         if not identity.has(role):
-            raise PermissionDenied(f"You are not on the pending queue {role.value} list.")
+            raise PermissionDenied(self.denial(identity, role))
         return identity
+
+    def denial(self, identity: Identity, role: Role) -> str:
+        """Why ``identity`` may not act as ``role``, in the words of its provider.
+
+        AI Horde users are on allow-lists (upstream's verbatim sentence, http-api.md §2);
+        local keys carry a role of their own, so their refusal names both roles.
+        """
+        if isinstance(self.provider, LocalKeys):
+            return f"Your key has the {identity.role.value} role; this needs the {role.value} role."
+        return f"You are not on the pending queue {role.value} list."
 
 
 def build_authenticator(settings: Settings, keys: LocalKeys) -> Authenticator:

@@ -4,6 +4,10 @@ Import is an audited bootstrap: for each category whose content differs from the
 replaces the category in one transaction (all categories together) and writes one audit event
 holding the source files' sha256 and the imported records, so catalog history can be rebuilt
 from the log. Unchanged files change nothing: no write, no event, no version bump.
+
+What one format cannot carry is not lost silently (:mod:`modelref.service.import_merge`): v2
+files keep the legacy-only fields of the records they name, legacy files that would lose v2
+values are refused, and ``replace=True`` accepts the loss, which the report lists.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from modelref.domain.categories import V2_FILE_NAMES, Category
 from modelref.domain.clock import Clock
 from modelref.domain.errors import ValidationFailed
 from modelref.domain.formats import detect_format
+from modelref.logs import event
+from modelref.service import import_merge
 from modelref.service.catalog import CatalogService
 from modelref.service.files import atomic_write
 from modelref.service.rendering import Format
@@ -59,6 +65,13 @@ class CategoryImport:
     updated: int = 0
     removed: int = 0
     changed: bool = False
+    added_models: list[str] = field(default_factory=list)
+    updated_models: list[str] = field(default_factory=list)
+    removed_models: list[str] = field(default_factory=list)
+    #: legacy-only field -> records that kept it (v2 files cannot carry it)
+    kept_fields: dict[str, int] = field(default_factory=dict)
+    #: field -> records that lost it (only with ``replace``)
+    dropped_fields: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -172,10 +185,15 @@ class CatalogFiles:
         self.clock = clock
 
     def import_path(
-        self, path: Path, actor: Actor, progress: Progress | None = None
+        self,
+        path: Path,
+        actor: Actor,
+        progress: Progress | None = None,
+        *,
+        replace: bool = False,
     ) -> ImportReport:
         """Load a directory (or file) of v2 and/or legacy reference files into the catalog."""
-        return import_path(self.db, path, actor, self.clock(), progress)
+        return import_path(self.db, path, actor, self.clock(), progress, replace=replace)
 
     def export(
         self, out_dir: Path, fmt: Format = "v2", progress: Progress | None = None
@@ -185,9 +203,18 @@ class CatalogFiles:
 
 
 def import_path(
-    db: Database, path: Path, actor: Actor, now: int, progress: Progress | None = None
+    db: Database,
+    path: Path,
+    actor: Actor,
+    now: int,
+    progress: Progress | None = None,
+    *,
+    replace: bool = False,
 ) -> ImportReport:
-    """Load a directory (or file) of v2 and/or legacy reference files into the catalog."""
+    """Load a directory (or file) of v2 and/or legacy reference files into the catalog.
+
+    ``replace``: accept losing fields the files' format cannot carry (see the module doc).
+    """
     sources, skipped = scan(path)
     by_category: dict[Category, list[SourceFile]] = {}
     for src in sources:
@@ -202,27 +229,42 @@ def import_path(
         rows, used = plan_category(category, by_category[category])
         plans.append((category, rows, used))
     with db.write() as tx:
+        losses: dict[str, dict[str, list[str]]] = {}
+        merges = []
         for category, rows, used in plans:
             existing = tx.catalog.rows(category.value)
-            before = {r.name: r.content_hash for r in existing}
-            after = {r.name: r.content_hash for r in rows}
+            formats = {s.fmt for s in used}
+            merged = import_merge.merge(category, existing, rows, formats, replace=replace)
+            if merged.would_lose:
+                losses[category.value] = merged.would_lose
+            merges.append((category, used, merged))
+        if losses:
+            raise ValidationFailed(
+                f"{path}: importing these files would lose fields their format cannot carry: "
+                f"{import_merge.describe_losses(losses)}. Nothing was imported; import the "
+                "v2 and legacy files together, or pass --replace to accept the loss"
+            )
+        for category, used, merged in merges:
             item = CategoryImport(
                 category=category.value,
                 source="+".join(s.fmt for s in used),
                 files=[str(s.path) for s in used],
-                records=len(rows),
-                added=len(after.keys() - before.keys()),
-                removed=len(before.keys() - after.keys()),
-                updated=sum(1 for n in after if n in before and before[n] != after[n]),
+                records=len(merged.rows),
+                added=len(merged.added),
+                updated=len(merged.updated),
+                removed=len(merged.removed),
+                changed=merged.changed,
+                added_models=merged.added,
+                updated_models=merged.updated,
+                removed_models=merged.removed,
+                kept_fields=merged.kept_fields,
+                dropped_fields=merged.dropped_fields,
             )
-            same_order = [r.name for r in existing] == list(after)
-            same_extras = {r.name: r.extras for r in existing} == {r.name: r.extras for r in rows}
-            item.changed = not (before == after and same_order and same_extras)
             report.categories.append(item)
             if not item.changed:
                 continue
             sha = hashlib.sha256("".join(s.sha256 for s in used).encode()).hexdigest()
-            tx.catalog.replace(category.value, rows, now, sha)
+            tx.catalog.replace(category.value, merged.rows, now, sha)
             tx.audit.append(
                 [
                     NewEvent(
@@ -243,13 +285,28 @@ def import_path(
                             "added": item.added,
                             "updated": item.updated,
                             "removed": item.removed,
-                            "records": {r.name: r.record for r in rows},
+                            "records": {r.name: r.record for r in merged.rows},
                         },
                     )
                 ]
             )
-    if report.changed:
-        log.info("imported %s from %s by %s", report.changed, path, actor.user_id)
+    for item in report.categories:
+        if item.changed:
+            event(
+                log,
+                "import",
+                f"import {item.category} from {item.source}: {item.added} added, "
+                f"{item.updated} updated, {item.removed} removed, {item.records} records "
+                f"(by {actor.username})",
+                category=item.category,
+                source=item.source,
+                added=item.added,
+                updated=item.updated,
+                removed=item.removed,
+                records=item.records,
+                dropped_fields=item.dropped_fields,
+                user_id=actor.user_id,
+            )
     return report
 
 

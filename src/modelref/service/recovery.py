@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from modelref import metrics
 from modelref.domain.errors import ModelrefError
 from modelref.service.reservations import Reservations
 
@@ -41,7 +42,9 @@ class LeaseReaper:
     def run_once(self) -> int:
         """One sweep; returns how many reservations were reverted."""
         try:
-            return len(self.reservations.scan_stuck_applying(only_expired=True))
+            reverted = len(self.reservations.scan_stuck_applying(only_expired=True))
+            metrics.RECOVERED.inc(reverted)
+            return reverted
         except ModelrefError:
             log.exception("lease sweep failed; will retry")
             return 0

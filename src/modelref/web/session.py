@@ -27,6 +27,7 @@ from pathlib import Path
 from fastapi import Request, Response
 
 from modelref.domain.errors import ModelrefError
+from modelref.logs import note_user
 from modelref.service.auth import Identity, Role
 from modelref.settings import Settings
 
@@ -46,12 +47,12 @@ class Session:
 
 
 def key_path(settings: Settings) -> Path:
-    """Where the generated secret lives: beside the SQLite file, else ``./modelref-data``."""
+    """Where the generated secret lives: beside the SQLite file, else in the data folder."""
     url = settings.database_url
     if url.startswith("sqlite:///"):
         db_file = Path(url.removeprefix("sqlite:///"))
         return db_file.parent / KEY_FILE
-    return Path("modelref-data") / KEY_FILE
+    return settings.data_dir / KEY_FILE
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -178,7 +179,10 @@ class SessionSigner:
 
 
 def current(request: Request, signer: SessionSigner) -> Session | None:
-    return signer.read(request.cookies.get(SESSION_COOKIE))
+    session = signer.read(request.cookies.get(SESSION_COOKIE))
+    if session is not None:
+        note_user(session.identity.user_id)  # the access log names the signed-in user
+    return session
 
 
 def csrf_seed(request: Request, session: Session | None) -> str | None:
