@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from modelref import __version__, web
 from modelref.api import audit_views, errors, probes, queue, reads, text_toolkit, v1, writes
+from modelref.api import checks as review_checks
 from modelref.api.fastpath import FastPath
 from modelref.service.background import Background
 from modelref.service.container import Services
@@ -55,6 +56,7 @@ def create_fastapi(services: Services) -> FastAPI:
         api.include_router(audit_views.router, prefix=prefix)
         api.include_router(queue.router, prefix=prefix)
     api.include_router(probes.roles_router, prefix=V2)
+    api.include_router(review_checks.router, prefix=V2)  # review checks (additive)
     api.include_router(text_toolkit.router, prefix=V2)  # before the generic write routes
     api.include_router(writes.router, prefix=V2)
     api.include_router(reads.router, prefix=V2)
