@@ -13,9 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 PG_URL = os.environ.get("MODELREF_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
-# Tests must not pick up a developer's deployment settings.
+# Tests must not pick up a developer's deployment settings (the test tiers' own variables stay).
+_TEST_VARIABLES = ("MODELREF_TEST_PG_URL", "MODELREF_REFERENCE_DIR")
 for _key in list(os.environ):
-    if _key.startswith("MODELREF_") and _key != "MODELREF_TEST_PG_URL":
+    if _key.startswith("MODELREF_") and _key not in _TEST_VARIABLES:
         del os.environ[_key]
 
 
