@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,7 +46,7 @@ class IdentityKey:
     display: str
     field: str
 
-    @property
+    @cached_property
     def digest(self) -> str:
         raw = f"{self.kind.value}\x00{self.scope}\x00{self.value}"
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()

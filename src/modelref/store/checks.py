@@ -11,18 +11,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, insert, or_, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, or_, select, update
 
 from modelref.domain.checks import CheckState, Finding
 from modelref.domain.identity import IdentityKey, KeyMatch
 from modelref.domain.transitions import OPEN
 from modelref.store.sql import chunks
-from modelref.store.tables import check_key_versions, check_keys, check_runs, pending_changes
+from modelref.store.tables import (
+    catalog_versions,
+    check_key_versions,
+    check_keys,
+    check_runs,
+    pending_changes,
+)
 
 R = check_runs
 K = check_keys
 KV = check_key_versions
+V = catalog_versions
 P = pending_changes
 
 #: ``check_keys.change_id`` of live catalog records.
@@ -31,6 +37,36 @@ _UNSETTLED = (CheckState.pending.value, CheckState.running.value)
 _OPEN = sorted(s.value for s in OPEN)
 #: Most matches one lookup returns (a finding names a few and counts the rest).
 MATCH_LIMIT = 200
+
+# Statements built once (the enqueue path runs them on every proposal).
+_MATCH_COLUMNS = (K.c.digest, K.c.display, K.c.field, K.c.category, K.c.model_name, K.c.change_id)
+_VISIBLE = or_(K.c.change_id == LIVE, P.c.status.in_(_OPEN))
+_KEYS = K.outerjoin(P, P.c.change_id == K.c.change_id)
+_MATCH = (
+    select(*_MATCH_COLUMNS)
+    .select_from(_KEYS)
+    .where(K.c.digest.in_(bindparam("digests", expanding=True)), _VISIBLE)
+    .limit(MATCH_LIMIT)
+)
+_MATCH_WITH_AUTHOR = (
+    select(*_MATCH_COLUMNS)
+    .select_from(_KEYS)
+    .where(
+        or_(
+            K.c.digest.in_(bindparam("digests", expanding=True)),
+            and_(K.c.digest == bindparam("author"), K.c.display != bindparam("spelling")),
+        ),
+        _VISIBLE,
+    )
+    .limit(MATCH_LIMIT)
+)
+_STALE = (
+    select(V.c.category, V.c.version)
+    .select_from(V.outerjoin(KV, KV.c.category == V.c.category))
+    .where(or_(KV.c.version.is_(None), KV.c.version != V.c.version))
+)
+_INSERT_RUN = insert(R)
+_INSERT_KEYS = insert(K)
 
 
 @dataclass(frozen=True)
@@ -105,23 +141,29 @@ class ChecksRepository:
         job_id: int | None,
         identity: Sequence[Finding],
         now: int,
+        *,
+        fresh: bool = False,
     ) -> None:
-        """Start the change's checks afresh (at enqueue, or a re-run)."""
-        self.conn.execute(delete(R).where(R.c.change_id == change_id))
+        """Start the change's checks afresh (``fresh``: the change has none yet, at enqueue)."""
+        if not fresh:
+            self.conn.execute(delete(R).where(R.c.change_id == change_id))
         self.conn.execute(
-            insert(R).values(
-                change_id=change_id,
-                state=state.value,
-                job_id=job_id,
-                identity_findings=_dump(identity),
-                findings="[]",
-                attempts=0,
-                completions=0,
-                bytes_done=0,
-                created_at=now,
-                updated_at=now,
-                finished_at=now if state is CheckState.done else None,
-            )
+            _INSERT_RUN,
+            {
+                "change_id": change_id,
+                "state": state.value,
+                "job_id": job_id,
+                "identity_findings": _dump(identity),
+                "findings": "[]",
+                "attempts": 0,
+                "completions": 0,
+                "progress_field": None,
+                "bytes_done": 0,
+                "bytes_total": None,
+                "created_at": now,
+                "updated_at": now,
+                "finished_at": now if state is CheckState.done else None,
+            },
         )
 
     def _current(self, change_id: int, job_id: int) -> Any:
@@ -175,7 +217,7 @@ class ChecksRepository:
     ) -> None:
         rows = _key_rows(change_id, category, name, keys)
         if rows:
-            self.conn.execute(insert(K), rows)
+            self.conn.execute(_INSERT_KEYS, rows)
 
     def replace_change_keys(
         self, change_id: int, category: str, name: str, keys: Iterable[IdentityKey]
@@ -191,18 +233,14 @@ class ChecksRepository:
         ``author`` is (digest, spelling): for that key only other spellings are returned, so
         a prolific author's many models do not crowd out the other matches.
         """
-        plain = [d for d in digests if author is None or d != author[0]]
-        wanted: list[ColumnElement[bool]] = [K.c.digest.in_(sorted(set(plain)))] if plain else []
-        if author is not None:
-            wanted.append(and_(K.c.digest == author[0], K.c.display != author[1]))
-        if not wanted:
-            return []
-        q = (
-            select(K.c.digest, K.c.display, K.c.field, K.c.category, K.c.model_name, K.c.change_id)
-            .select_from(K.outerjoin(P, P.c.change_id == K.c.change_id))
-            .where(or_(*wanted), or_(K.c.change_id == LIVE, P.c.status.in_(_OPEN)))
-            .limit(MATCH_LIMIT)
-        )
+        plain = sorted({d for d in digests if author is None or d != author[0]})
+        if author is None:
+            if not plain:
+                return []
+            rows = self.conn.execute(_MATCH, {"digests": plain})
+        else:
+            params = {"digests": plain, "author": author[0], "spelling": author[1]}
+            rows = self.conn.execute(_MATCH_WITH_AUTHOR, params)
         return [
             KeyMatch(
                 digest=str(r.digest),
@@ -212,11 +250,12 @@ class ChecksRepository:
                 model_name=str(r.model_name),
                 change_id=int(r.change_id) if int(r.change_id) != LIVE else None,
             )
-            for r in self.conn.execute(q)
+            for r in rows
         ]
 
-    def indexed_versions(self) -> dict[str, int]:
-        return {str(r.category): int(r.version) for r in self.conn.execute(select(KV))}
+    def stale_categories(self) -> dict[str, int]:
+        """Categories whose catalog version moved since their live keys were built."""
+        return {str(r.category): int(r.version) for r in self.conn.execute(_STALE)}
 
     def replace_live_keys(
         self,
@@ -224,8 +263,14 @@ class ChecksRepository:
         version: int,
         records: Iterable[tuple[str, Iterable[IdentityKey]]],
     ) -> None:
-        """Make the live keys of ``category`` those of ``records`` (built from ``version``)."""
+        """Make the live keys of ``category`` those of ``records`` (built from ``version``).
+
+        Keys of changes that are no longer open are dropped too: they can never match again,
+        and the table stays as small as the catalog plus the open changes.
+        """
         self.conn.execute(delete(K).where(K.c.category == category, K.c.change_id == LIVE))
+        open_ids = select(P.c.change_id).where(P.c.status.in_(_OPEN))
+        self.conn.execute(delete(K).where(K.c.change_id != LIVE, K.c.change_id.not_in(open_ids)))
         rows = [row for name, keys in records for row in _key_rows(LIVE, category, name, keys)]
         for chunk in chunks(rows, 500):
             self.conn.execute(insert(K), chunk)

@@ -170,10 +170,13 @@ outbox_jobs = Table(
 #: Review checks of a change (service/checks): state, findings and live progress. Identity
 #: findings are written at enqueue; the check job's outcome writes the download findings in
 #: the transaction that marks the job done, so a result is recorded exactly once.
+#: ``INTEGER`` on SQLite makes the key the rowid (one B-tree per table, not two).
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
 check_runs = Table(
     "check_runs",
     metadata,
-    Column("change_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("change_id", RowId, primary_key=True, autoincrement=False),
     Column("state", String(16), nullable=False),
     #: The outbox job whose result counts (a re-run queues a new one; older ones are ignored).
     Column("job_id", BigInteger),
@@ -191,7 +194,8 @@ check_runs = Table(
 )
 
 #: Identity keys (sha256, URL, folded name, ...) of live records (``change_id`` 0) and of
-#: changes, so duplicate findings at enqueue are one indexed lookup.
+#: open changes, so duplicate findings at enqueue are one indexed lookup. Kept small: keys of
+#: closed changes are pruned whenever the live keys are rebuilt.
 check_keys = Table(
     "check_keys",
     metadata,
@@ -201,7 +205,7 @@ check_keys = Table(
     Column("model_name", String(512), primary_key=True),
     Column("field", String(64), primary_key=True),
     Column("display", Text, nullable=False),
-    Index("ix_check_keys_category_change_id", "category", "change_id"),
+    sqlite_with_rowid=False,  # small rows looked up by key: one B-tree, not two
 )
 
 #: The catalog version each category's live keys were built from (rebuilt when it moved).

@@ -59,9 +59,8 @@ def proposed_record(change: PendingChangeRecord) -> dict[str, Any] | None:
 
 def sync_live_keys(tx: Transaction) -> None:
     """Rebuild the live keys of every category whose catalog version moved since indexed."""
-    indexed = tx.checks.indexed_versions()
-    for category, version in tx.catalog.versions().items():
-        if indexed.get(category) == version or category not in Category.__members__:
+    for category, version in tx.checks.stale_categories().items():
+        if category not in Category.__members__:
             continue
         cat = Category(category)
         rows = tx.catalog.rows(category)
@@ -97,13 +96,16 @@ def schedule(tx: Transaction, change: PendingChangeRecord, now: int, settings: S
     cid = change.change_id
     record = proposed_record(change)
     if record is None:  # a delete: nothing it would download
-        tx.checks.put(cid, CheckState.done, None, [], now)
+        tx.checks.put(cid, CheckState.done, None, [], now, fresh=True)
         return
     keys, found = _identity(tx, change, record)
     tx.checks.add_keys(cid, change.category.value, change.model_name, keys)
-    live = tx.catalog.get(change.category.value, change.model_name)
+    live = None  # a create has no live record (it was refused otherwise): no lookup
+    if change.operation is AuditOperation.UPDATE:
+        live = tx.catalog.get(change.category.value, change.model_name)
     if checks.touches_downloads(record, live.record if live is not None else None):
-        tx.checks.put(cid, CheckState.pending, _queue_job(tx, cid, now, settings), found, now)
+        job_id = _queue_job(tx, cid, now, settings)
+        tx.checks.put(cid, CheckState.pending, job_id, found, now, fresh=True)
         return
     if checks.downloads(record):
         found.append(
@@ -115,7 +117,7 @@ def schedule(tx: Transaction, change: PendingChangeRecord, now: int, settings: S
                 "checks to verify them)",
             )
         )
-    tx.checks.put(cid, CheckState.done, None, found, now)
+    tx.checks.put(cid, CheckState.done, None, found, now, fresh=True)
 
 
 def restart(tx: Transaction, change_id: int, now: int, settings: Settings) -> None:

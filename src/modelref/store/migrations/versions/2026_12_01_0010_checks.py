@@ -19,7 +19,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "check_runs",
-        sa.Column("change_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "change_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("job_id", sa.BigInteger(), nullable=True),
         sa.Column("identity_findings", sa.Text(), nullable=False),
@@ -45,8 +50,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "digest", "change_id", "category", "model_name", "field", name="pk_check_keys"
         ),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_check_keys_category_change_id", "check_keys", ["category", "change_id"])
     op.create_table(
         "check_key_versions",
         sa.Column("category", sa.String(32), nullable=False),
