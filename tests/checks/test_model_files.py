@@ -227,3 +227,35 @@ def test_the_byte_budget_bounds_a_job(deploy: Deploy) -> None:
     (note,) = of(checks, "sha256", Severity.info)
     assert "byte budget" in note.message
     assert Severity.error not in severities(checks)
+
+
+def test_legacy_payloads_are_checked_as_the_v2_record_they_stand_for(deploy: Deploy) -> None:
+    d = deploy(canonical_format="legacy")
+    legacy = {
+        "name": "legacy_thing",
+        "type": "layer_diffuse",
+        "description": "a legacy entry",
+        "config": {
+            "files": [{"path": "legacy_thing.safetensors", "sha256sum": MODEL_SHA}],
+            "download": [
+                {
+                    "file_name": "legacy_thing.safetensors",
+                    "file_path": "",
+                    "file_url": d.server.url("/files/model.safetensors"),
+                }
+            ],
+        },
+    }
+    change = d.services.review.enqueue_change(
+        category="miscellaneous",
+        model_name="legacy_thing",
+        operation="create",
+        payload=legacy,
+        requestor_id="1001",
+        requestor_username="alice#1001",
+        request_metadata={"payload_format": "legacy"},
+    )
+    d.run_checks()
+    checks = d.checks(change.change_id)
+    (verified,) = of(checks, "sha256", Severity.info)
+    assert verified.message.startswith("sha256 verified") and verified.field == SHA_FIELD

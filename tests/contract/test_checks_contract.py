@@ -105,10 +105,12 @@ def test_a_worker_that_lost_its_lease_records_nothing(svc: Services) -> None:
     change_id = propose(svc, rec("a", nowhere("a")))
     b = worker(svc, "b")
     real = svc.handlers["check"]
+    clock = svc.clock
+    assert isinstance(clock, ManualClock)
 
     def stalls(job: Job, ctx: JobContext) -> Outcome:
         outcome = real(job, ctx)  # A's full run of the real handler...
-        svc.clock.advance(LEASE + 1)  # ...then it stalls past its lease
+        clock.advance(LEASE + 1)  # ...then it stalls past its lease
         assert b.run_once() is True  # B claims the expired job and finishes it
         return outcome
 
