@@ -121,6 +121,7 @@ GROUPS = {
         "show",
         "diff",
         "submit",
+        "checks",
         "approve",
         "reject",
         "withdraw",
