@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATABASE_FILE = "modelref.db"
@@ -26,7 +26,7 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Deployment settings; every field can be set as ``MODELREF_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="MODELREF_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MODELREF_", extra="ignore", populate_by_name=True)
 
     #: Folder of the default SQLite file and of ``session.key`` (for non-SQLite databases).
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -49,10 +49,15 @@ class Settings(BaseSettings):
     cache_interval: float = 0.5
     #: Seconds between a serving process's sweeps for expired apply reservations.
     reaper_interval: float = 30.0
-    #: Outbox worker threads per serving process (review checks, publication, webhooks).
-    outbox_workers: int = 1
+    #: Outbox worker threads per serving process (review checks, publication, webhooks);
+    #: ``MODELREF_CHECK_WORKERS`` is accepted as another name for it.
+    outbox_workers: int = Field(
+        1, validation_alias=AliasChoices("MODELREF_OUTBOX_WORKERS", "MODELREF_CHECK_WORKERS")
+    )
     #: Seconds an idle outbox worker waits before looking for due jobs again.
     outbox_poll_seconds: float = 1.0
+    #: Seconds an outbox job's lease lasts; a worker that died loses its job after this.
+    outbox_lease_seconds: int = 120
     log_json: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
     #: Signs UI session cookies; set it when instances run on several machines.
@@ -76,6 +81,22 @@ class Settings(BaseSettings):
     def database_origin(self) -> str:
         """Which setting chose the database (shown by ``modelref -v``)."""
         return self._origin
+
+    # --- review checks (service/checks): what the checker may fetch, and its bounds
+    #: Run review checks at all (duplicate findings at enqueue, model-file check jobs).
+    checks: bool = True
+    #: Stream and compare each file's sha256: ``auto`` up to ``verify_sha256_max_bytes``.
+    verify_sha256: Literal["auto", "always", "never"] = "auto"
+    verify_sha256_max_bytes: int = 8 * 1024**3
+    #: Hosts, addresses or CIDRs the checker may fetch although they are private/loopback.
+    check_allow_hosts: str = ""
+    #: Bounds of one check job: wall time, one network wait, bytes read, redirects per URL.
+    check_time_limit_seconds: float = 3600.0
+    check_io_timeout_seconds: float = 30.0
+    check_max_bytes: int = 64 * 1024**3
+    check_max_redirects: int = 5
+    #: Tries of a job whose downloads could not be reached before it settles as unchecked.
+    check_attempts: int = 3
 
     @staticmethod
     def id_list(raw: str) -> frozenset[str]:

@@ -62,6 +62,9 @@ def _queue(q: str) -> list[Endpoint]:
 ENDPOINTS = [
     *_queue(Q2),
     *_queue(Q1),
+    # review checks (v2 only)
+    Endpoint("GET", f"{Q2}/changes/1/checks", "reader", 200),
+    Endpoint("POST", f"{Q2}/changes/1/checks/rerun", "approver", 202),
     Endpoint("GET", f"{V2}/miscellaneous/pending", "reader", 200),
     Endpoint("GET", f"{V2}/me/roles", "reader", 200),
     Endpoint("POST", f"{V2}/miscellaneous", "requestor", 202, json=misc_payload("brand_new")),

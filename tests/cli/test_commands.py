@@ -115,6 +115,7 @@ GROUPS = {
         "show",
         "diff",
         "submit",
+        "checks",
         "approve",
         "reject",
         "withdraw",

@@ -21,6 +21,7 @@ from modelref.api import (
     writes,
 )
 from modelref.api.access import AccessLog
+from modelref.api import checks as review_checks
 from modelref.api.fastpath import FastPath
 from modelref.service.background import Background
 from modelref.service.container import Services
@@ -70,6 +71,7 @@ def create_fastapi(services: Services) -> FastAPI:
         api.include_router(audit_views.router, prefix=prefix)
         api.include_router(queue.router, prefix=prefix)
     api.include_router(probes.roles_router, prefix=V2)
+    api.include_router(review_checks.router, prefix=V2)  # review checks (additive)
     api.include_router(text_toolkit.router, prefix=V2)  # before the generic write routes
     api.include_router(writes.router, prefix=V2)
     api.include_router(reads.router, prefix=V2)

@@ -263,6 +263,14 @@ class LocalBackend:
             "reason": report.reason,
         }
 
+    # ------------------------------------------------------------------ review checks
+    def checks(self, change_id: int) -> Json:
+        return self.reader().checks.get(change_id).model_dump(mode="json")
+
+    def rerun_checks(self, change_id: int) -> Json:
+        actor = self.actor(Role.approver)
+        return self.services.checks.rerun(change_id, actor).model_dump(mode="json")
+
 
 def _import_json(report: ImportReport) -> Json:
     return {

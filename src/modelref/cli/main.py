@@ -16,6 +16,7 @@ from modelref import __version__
 from modelref.cli import (
     audit_cmd,
     catalog_cmd,
+    checks_cmd,
     db_cmd,
     keys_cmd,
     options,
@@ -27,6 +28,7 @@ from modelref.cli import (
 from modelref.cli.options import Common
 
 _ = queue_review_cmd  # imported for its commands, which join the ``queue`` group
+_QUEUE_CHECKS = checks_cmd  # ``queue checks`` (review checks) joins the ``queue`` group too
 
 app = typer.Typer(
     name="modelref",

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from modelref.cli import errors, render, wording
+from modelref.cli import checks_render, errors, render, wording
 from modelref.cli import payload as payloads
 from modelref.cli.backend import Json, QueueQuery
 from modelref.cli.common import Cli, command
@@ -110,7 +110,8 @@ def _marks(cli: Cli, open_ids: list[int]) -> dict[int, str]:
                 parts.append("[yellow]conflict[/] " + ",".join(f"#{c}" for c in diff["conflicts"]))
             if diff.get("is_critical"):
                 parts.append("[red]critical[/]")
-            marks[int(diff["change_id"])] = " ".join(parts)
+            parts.append(checks_render.mark(diff.get("checks")))  # review checks
+            marks[int(diff["change_id"])] = " ".join(p for p in parts if p)
     return marks
 
 

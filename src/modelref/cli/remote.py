@@ -224,3 +224,12 @@ class RemoteBackend:
     def audit_verify(self) -> Json:
         result: Json = self._call("GET", f"{QUEUE}/audit/verify")
         return result
+
+    # ------------------------------------------------------------------ review checks
+    def checks(self, change_id: int) -> Json:
+        result: Json = self._call("GET", f"{QUEUE}/changes/{change_id}/checks")
+        return result
+
+    def rerun_checks(self, change_id: int) -> Json:
+        result: Json = self._call("POST", f"{QUEUE}/changes/{change_id}/checks/rerun")
+        return result

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from modelref.domain.categories import MODEL_REFERENCE_CATEGORY, AuditOperation
+from modelref.domain.checks import ChecksSummary
 
 
 def now_ts() -> int:
@@ -184,6 +185,11 @@ class PendingChangeDiff(BaseModel):
     conflicts: list[int] = Field(
         default_factory=list,
         description="modelref extension: other open (pending/approved) changes on the same model",
+    )
+    checks: ChecksSummary | None = Field(
+        default=None,
+        description="modelref extension: state and finding counts of the review checks "
+        "(GET .../changes/{id}/checks has the findings); null when none were recorded",
     )
 
 

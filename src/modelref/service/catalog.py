@@ -16,7 +16,7 @@ from modelref.domain.queue_models import (
     PendingQueueFilter,
 )
 from modelref.domain.transitions import OPEN
-from modelref.service import rendering
+from modelref.service import checks, rendering
 from modelref.store.catalog import CatalogRow
 from modelref.store.database import Database
 
@@ -122,6 +122,7 @@ class CatalogService:
             keys = {(c.category.value, c.model_name) for c in changes.values()}
             live = tx.catalog.get_many(keys)
             open_by_model = tx.queue.open_ids_by_model(keys)
+            check_summaries = checks.summaries(tx, changes)
         page = PendingChangeDiffPage(total=len(change_ids))
         for cid in change_ids:
             change = changes.get(cid)
@@ -143,7 +144,8 @@ class CatalogService:
                     is_stale=_is_stale(change, current.content_hash if current else None),
                     conflicts=[c for c in open_by_model.get(key, []) if c != cid],
                 )
-                page.diffs.append(diff.model_copy(update={"current_state": current_state}))
+                update = {"current_state": current_state, "checks": check_summaries.get(cid)}
+                page.diffs.append(diff.model_copy(update=update))
             except (KeyError, ValueError, TypeError) as exc:
                 page.errors.append(
                     {"change_id": cid, "error": str(exc), "error_type": type(exc).__name__}

@@ -16,6 +16,9 @@ from modelref.service.audit import AuditService
 from modelref.service.auth import Authenticator, LocalKeys, build_authenticator
 from modelref.service.catalog import CatalogService
 from modelref.service.catalog_io import CatalogFiles
+from modelref.service.checks.runner import CheckRunner
+from modelref.service.checks.service import ReviewChecks
+from modelref.service.checks.steps import JOB_KIND as CHECK_JOB
 from modelref.service.history import HistoryService
 from modelref.service.outbox import Handler, Outbox, Worker, WorkerPool
 from modelref.service.publish import Publisher
@@ -53,6 +56,8 @@ class Services:
     handlers: dict[str, Handler]
     #: This process's outbox worker threads (started by whoever serves: see ``background``).
     workers: WorkerPool
+    #: Review checks of changes (findings, re-runs); their jobs run as ``check`` outbox jobs.
+    checks: ReviewChecks
 
     @classmethod
     def open(
@@ -82,8 +87,10 @@ class Services:
         if publisher is not None:
             db.on_commit(publisher.on_commit)
         handlers: dict[str, Handler] = {}
+        handlers[CHECK_JOB] = CheckRunner(db, settings, clock)  # review checks
+        lease = settings.outbox_lease_seconds
         workers = WorkerPool(
-            lambda _i: Worker(db, clock, handlers),
+            lambda _i: Worker(db, clock, handlers, lease_seconds=lease),
             settings.outbox_workers,
             poll=settings.outbox_poll_seconds,
         )
@@ -105,6 +112,7 @@ class Services:
             outbox=Outbox(db, clock),
             handlers=handlers,
             workers=workers,
+            checks=ReviewChecks(db, settings, clock),
         )
         db.on_commit(services._jobs_queued)
         return services

@@ -30,7 +30,7 @@ from modelref.domain.queue_models import (
     PendingQueuePage,
 )
 from modelref.domain.transitions import PURGEABLE, Action
-from modelref.service import lifecycle
+from modelref.service import checks, lifecycle
 from modelref.service.lifecycle import Step
 from modelref.settings import Settings
 from modelref.store.database import Database
@@ -104,6 +104,8 @@ class ReviewService:
                 )
                 for p, draft in zip(proposals, drafts, strict=True)
             ]
+            for record in queued:  # review checks: findings now, a check job for the files
+                checks.schedule(tx, record, now, self.settings)
         return queued
 
     # ------------------------------------------------------------------ reads

@@ -21,6 +21,7 @@ from modelref.store.tables import outbox_jobs
 
 J = outbox_jobs
 JOB_COUNTER = "outbox_job"
+_INSERT = insert(J)  # built once: enqueues add a job each
 
 
 @dataclass(frozen=True)
@@ -70,18 +71,23 @@ class OutboxRepository:
         """Queue a job; it runs only if this transaction commits."""
         job_id = self.counters.next(JOB_COUNTER)
         self.conn.execute(
-            insert(J).values(
-                job_id=job_id,
-                kind=kind,
-                subject=subject,
-                payload=json.dumps(payload, ensure_ascii=False, sort_keys=True),
-                state=JobState.pending.value,
-                attempts=0,
-                max_attempts=max_attempts,
-                run_after=now if run_after is None else run_after,
-                created_at=now,
-                updated_at=now,
-            )
+            _INSERT,
+            {
+                "job_id": job_id,
+                "kind": kind,
+                "subject": subject,
+                "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                "state": JobState.pending.value,
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "run_after": now if run_after is None else run_after,
+                "lease_expires_at": None,
+                "worker": None,
+                "last_error": None,
+                "result": None,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         self.added.add(kind)
         return job_id

@@ -166,3 +166,52 @@ outbox_jobs = Table(
     Index("ix_outbox_jobs_state_run_after", "state", "run_after"),
     Index("ix_outbox_jobs_subject", "subject"),
 )
+
+#: Review checks of a change (service/checks): state, findings and live progress. Identity
+#: findings are written at enqueue; the check job's outcome writes the download findings in
+#: the transaction that marks the job done, so a result is recorded exactly once.
+#: ``INTEGER`` on SQLite makes the key the rowid (one B-tree per table, not two).
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+check_runs = Table(
+    "check_runs",
+    metadata,
+    Column("change_id", RowId, primary_key=True, autoincrement=False),
+    Column("state", String(16), nullable=False),
+    #: The outbox job whose result counts (a re-run queues a new one; older ones are ignored).
+    Column("job_id", BigInteger),
+    Column("identity_findings", Text, nullable=False),
+    Column("findings", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    #: How many times a job outcome was recorded for ``job_id`` (exactly-once: 0 or 1).
+    Column("completions", Integer, nullable=False),
+    Column("progress_field", String(64)),
+    Column("bytes_done", BigInteger, nullable=False),
+    Column("bytes_total", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+)
+
+#: Identity keys (sha256, URL, folded name, ...) of live records (``change_id`` 0) and of
+#: open changes, so duplicate findings at enqueue are one indexed lookup. Kept small: keys of
+#: closed changes are pruned whenever the live keys are rebuilt.
+check_keys = Table(
+    "check_keys",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("change_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("category", String(32), primary_key=True),
+    Column("model_name", String(512), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("display", Text, nullable=False),
+    sqlite_with_rowid=False,  # small rows looked up by key: one B-tree, not two
+)
+
+#: The catalog version each category's live keys were built from (rebuilt when it moved).
+check_key_versions = Table(
+    "check_key_versions",
+    metadata,
+    Column("category", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)

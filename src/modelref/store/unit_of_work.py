@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from modelref.store.audit import AuditRepository
 from modelref.store.catalog import CatalogRepository
+from modelref.store.checks import ChecksRepository
 from modelref.store.counters import Counters
 from modelref.store.keys import KeyRepository
 from modelref.store.outbox import OutboxRepository
@@ -35,6 +36,7 @@ class Transaction:
         #: Kinds of outbox jobs this transaction queued (workers are woken after commit).
         self.queued_jobs: set[str] = set()
         self.outbox = OutboxRepository(conn, self.counters, self.queued_jobs)
+        self.checks = ChecksRepository(conn)  # review checks (service/checks)
         self._after: list[Callable[[], None]] = []
 
     def after_commit(self, fn: Callable[[], None]) -> None:

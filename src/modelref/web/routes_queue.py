@@ -21,7 +21,7 @@ from modelref.domain.queue_models import (
     PendingQueueFilter,
 )
 from modelref.service.auth import Role
-from modelref.web import diffview
+from modelref.web import diffview, routes_checks
 from modelref.web.context import (
     Form,
     UIRoute,
@@ -255,6 +255,7 @@ def change_page(
         "can_withdraw": change.requested_by == me.user_id
         and change.status is PendingChangeStatus.PENDING,
         "review": review or Review(),
+        **routes_checks.checks_context(ctx, session, change_id),  # review checks panel
     }
     return ctx.render(request, "change.html", data, session=session, nav="queue")
 
