@@ -20,8 +20,8 @@ from modelref.api import (
     v1,
     writes,
 )
-from modelref.api.access import AccessLog
 from modelref.api import checks as review_checks
+from modelref.api.access import AccessLog
 from modelref.api.fastpath import FastPath
 from modelref.service.background import Background
 from modelref.service.container import Services
