@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     #: Signs UI session cookies; set it when instances run on several machines.
     session_secret: str | None = None
+    #: Base URL of this deployment (links to UI change pages in webhook events).
+    public_url: str | None = None
+    #: Hosts, IPs or CIDR networks that URL fetchers (checks, webhooks) may reach although
+    #: they are not public addresses (comma-separated).
+    check_allow_hosts: str = ""
+    #: Webhook deliveries: seconds per attempt, attempts before a delivery is dead.
+    webhook_timeout: float = 10.0
+    webhook_max_attempts: int = 8
+    #: Git work tree the catalog is published into (one commit per catalog version).
+    git_publish_dir: Path | None = None
+    #: Remote (name or URL) pushed after every publication commit.
+    git_push_remote: str | None = None
+    git_committer_name: str = "modelref"
+    git_committer_email: str = "modelref@users.modelref.invalid"
 
     @staticmethod
     def id_list(raw: str) -> frozenset[str]:

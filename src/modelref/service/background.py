@@ -1,4 +1,5 @@
-"""What a serving process runs beside its requests: the lease reaper and the outbox workers.
+"""What a serving process runs beside its requests: the lease reaper, the outbox workers and
+(on PostgreSQL) the catalog watcher that refreshes the read cache on other instances' writes.
 
 Whoever serves the app starts it (the ASGI lifespan of :func:`modelref.api.app.create_app`),
 so every serving process recovers expired reservations and works the outbox; ``modelref
@@ -8,6 +9,7 @@ worker`` runs outbox workers alone, in a process of their own.
 from __future__ import annotations
 
 from modelref.service.container import Services
+from modelref.service.invalidation import CatalogWatcher
 from modelref.service.recovery import LeaseReaper
 
 
@@ -17,11 +19,21 @@ class Background:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.reaper = LeaseReaper(services.reservations, interval=services.settings.reaper_interval)
+        #: PostgreSQL: refresh the read cache the moment another instance writes the catalog.
+        self.watcher = (
+            CatalogWatcher(services.db.url, services.read_cache)
+            if services.db.dialect == "postgresql"
+            else None
+        )
 
     def start(self) -> None:
         self.reaper.start()
         self.services.workers.start()
+        if self.watcher is not None:
+            self.watcher.start()
 
     def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         self.services.workers.stop()
         self.reaper.stop()

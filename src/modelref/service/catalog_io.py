@@ -24,6 +24,7 @@ from modelref.domain.categories import V2_FILE_NAMES, Category
 from modelref.domain.clock import Clock
 from modelref.domain.errors import ValidationFailed
 from modelref.domain.formats import detect_format
+from modelref.service import versions
 from modelref.service.catalog import CatalogService
 from modelref.service.files import atomic_write
 from modelref.service.rendering import Format
@@ -202,6 +203,7 @@ def import_path(
         rows, used = plan_category(category, by_category[category])
         plans.append((category, rows, used))
     with db.write() as tx:
+        imported = []
         for category, rows, used in plans:
             existing = tx.catalog.rows(category.value)
             before = {r.name: r.content_hash for r in existing}
@@ -223,6 +225,7 @@ def import_path(
                 continue
             sha = hashlib.sha256("".join(s.sha256 for s in used).encode()).hexdigest()
             tx.catalog.replace(category.value, rows, now, sha)
+            imported.append((category.value, existing, rows))
             tx.audit.append(
                 [
                     NewEvent(
@@ -248,6 +251,8 @@ def import_path(
                     )
                 ]
             )
+        if imported:
+            versions.record_import(tx, actor, now, imported)  # an import is a version too
     if report.changed:
         log.info("imported %s from %s by %s", report.changed, path, actor.user_id)
     return report

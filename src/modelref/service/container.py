@@ -16,12 +16,16 @@ from modelref.service.audit import AuditService
 from modelref.service.auth import Authenticator, LocalKeys, build_authenticator
 from modelref.service.catalog import CatalogService
 from modelref.service.catalog_io import CatalogFiles
+from modelref.service.feed import CatalogFeed
+from modelref.service.gitpublish import GitPublisher
 from modelref.service.history import HistoryService
 from modelref.service.outbox import Handler, Outbox, Worker, WorkerPool
 from modelref.service.publish import Publisher
 from modelref.service.read_cache import ReadCache
 from modelref.service.reservations import Reservations
 from modelref.service.review import ReviewService
+from modelref.service.versions import ensure_baseline
+from modelref.service.webhooks import Webhooks
 from modelref.settings import Settings
 from modelref.store import migrate
 from modelref.store.database import Database
@@ -53,6 +57,10 @@ class Services:
     handlers: dict[str, Handler]
     #: This process's outbox worker threads (started by whoever serves: see ``background``).
     workers: WorkerPool
+    #: Catalog versions and the change feed; webhooks; git publication (when configured).
+    feed: CatalogFeed
+    webhooks: Webhooks
+    git: GitPublisher | None
 
     @classmethod
     def open(
@@ -63,6 +71,7 @@ class Services:
         db = Database(settings.database_url)
         migrate.upgrade(db)
         services = cls.build(db, settings, clock or system_clock)
+        ensure_baseline(db, services.clock)
         if recover:
             services.recover()
         return services
@@ -83,6 +92,14 @@ class Services:
             settings.outbox_workers,
             poll=settings.outbox_poll_seconds,
         )
+        feed = CatalogFeed(db)
+        webhooks = Webhooks(db, settings, clock)
+        db.before_commit(webhooks.queue_events)
+        handlers["webhook"] = webhooks.deliver
+        git = GitPublisher(db, feed, settings, clock) if settings.git_publish_dir else None
+        if git is not None:
+            db.before_commit(git.queue)
+            handlers["git_publish"] = git.handle
         services = cls(
             settings=settings,
             db=db,
@@ -101,6 +118,9 @@ class Services:
             outbox=Outbox(db, clock),
             handlers=handlers,
             workers=workers,
+            feed=feed,
+            webhooks=webhooks,
+            git=git,
         )
         db.on_commit(services._jobs_queued)
         return services
@@ -111,10 +131,13 @@ class Services:
             self.workers.wake()
 
     def recover(self) -> dict[str, list[str]]:
-        """Start-up recovery: revert stuck APPLYING records, republish lagging files."""
+        """Start-up recovery: revert stuck APPLYING records, republish lagging files, queue
+        git publication of versions the work tree lacks."""
         reverted = self.reservations.scan_stuck_applying()
         republished = self.publisher.catch_up() if self.publisher else []
+        git_queued = self.git.catch_up() if self.git else None
         return {
             "reverted": [str(r.change_id) for r in reverted],
             "republished": [c.value for c in republished],
+            "git_queued": [str(git_queued)] if git_queued else [],
         }

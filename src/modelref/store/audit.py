@@ -40,6 +40,8 @@ class AuditRepository:
     def __init__(self, conn: Connection, counters: Counters) -> None:
         self.conn = conn
         self.counters = counters
+        #: Every event this transaction appended (before-commit listeners read them).
+        self.appended: list[AuditEvent] = []
 
     # ------------------------------------------------------------------ append
     def append(self, events: list[NewEvent]) -> list[AuditEvent]:
@@ -61,6 +63,7 @@ class AuditRepository:
             rows.append(row)
         self.conn.execute(_INSERT, rows)
         self.counters.set(HEAD_COUNTER, chained[-1].event_id)
+        self.appended.extend(chained)
         return chained
 
     # ------------------------------------------------------------------ reads
