@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from modelref import __version__, web
-from modelref.api import audit_views, errors, probes, queue, reads, text_toolkit, v1, writes
+from modelref.api import (
+    audit_views,
+    errors,
+    feed,
+    probes,
+    queue,
+    reads,
+    text_toolkit,
+    v1,
+    webhooks,
+    writes,
+)
 from modelref.api.fastpath import FastPath
 from modelref.service.background import Background
 from modelref.service.container import Services
@@ -56,6 +67,8 @@ def create_fastapi(services: Services) -> FastAPI:
         api.include_router(queue.router, prefix=prefix)
     api.include_router(probes.roles_router, prefix=V2)
     api.include_router(text_toolkit.router, prefix=V2)  # before the generic write routes
+    api.include_router(feed.router, prefix=V2)  # catalog versions: before /{category} reads
+    api.include_router(webhooks.router, prefix=V2)
     api.include_router(writes.router, prefix=V2)
     api.include_router(reads.router, prefix=V2)
     api.include_router(v1.build_router(services.settings.canonical_format == "legacy"), prefix=V1)
