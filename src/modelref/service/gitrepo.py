@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelref.service.files import atomic_write
-
 TRAILER = "Modelref-Catalog-Version"
 PUSHED_REF = "refs/modelref/pushed"
 _TRAILER_LINE = re.compile(rf"^{TRAILER}: (\d+)\s*$", re.MULTILINE)
@@ -109,8 +107,12 @@ class GitRepo:
         return int(found[-1]) if found else 0
 
     def write(self, files: Mapping[str, bytes]) -> None:
+        """Write work-tree files (no fsync: the commit is the durable record, and a crash
+        before it rewrites them all on the retry)."""
         for rel, data in files.items():
-            atomic_write(self.path / rel, data)
+            target = self.path / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
 
     def commit(
         self,

@@ -122,18 +122,21 @@ class Webhooks:
             return
         changes = tx.queue.get_many({e.change_id for e in events if e.change_id is not None})
         version = tx.releases.recorded[-1] if tx.releases.recorded else None
+        jobs: list[tuple[dict[str, Any], str | None]] = []
         for event in events:
             assert event.change_id is not None
             body = self.event_body(event, changes.get(event.change_id), version)
-            for sub in subscribers:
-                if event.action in sub.events:
-                    tx.outbox.add(
-                        KIND,
-                        {"subscription_id": sub.subscription_id, "event": body},
-                        now=event.timestamp,
-                        subject=f"webhook:{sub.subscription_id}",
-                        max_attempts=self.settings.webhook_max_attempts,
-                    )
+            jobs += [
+                (
+                    {"subscription_id": s.subscription_id, "event": body},
+                    f"webhook:{s.subscription_id}",
+                )
+                for s in subscribers
+                if event.action in s.events
+            ]
+        tx.outbox.add_many(
+            KIND, jobs, now=events[-1].timestamp, max_attempts=self.settings.webhook_max_attempts
+        )
 
     def event_body(
         self, event: AuditEvent, change: PendingChangeRecord | None, version: int | None

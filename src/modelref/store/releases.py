@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Row, Select, func, insert, select
 
 from modelref.domain.releases import Approver, Entry, Release
 from modelref.store.counters import Counters
-from modelref.store.tables import catalog_journal, catalog_releases
+from modelref.store.tables import catalog_journal, catalog_records, catalog_releases
 
 R = catalog_releases
 J = catalog_journal
@@ -123,6 +123,16 @@ class ReleaseRepository:
         self.recorded.append(release.version)
 
     # ------------------------------------------------------------------ reads
+    def record_texts(self, category: str) -> list[tuple[str, str]]:
+        """(name, stored JSON text) of a category's records in file order, unparsed."""
+        C = catalog_records
+        q = (
+            select(C.c.name, C.c.record)
+            .where(C.c.category == category)
+            .order_by(C.c.position, C.c.name)
+        )
+        return [(str(n), str(t)) for n, t in self.conn.execute(q)]
+
     def latest_version(self) -> int:
         return int(self.conn.execute(select(func.max(R.c.version))).scalar() or 0)
 
