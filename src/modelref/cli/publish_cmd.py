@@ -35,6 +35,8 @@ def _status(console: Console, s: Json) -> None:
     else:
         console.print("remote: none (set MODELREF_GIT_PUSH_REMOTE to push)")
     console.print(f"publication jobs waiting: {s['waiting_jobs']}")
+    if s["behind"] and not s["waiting_jobs"]:
+        console.print("[yellow]nothing queued: 'modelref worker' or 'modelref serve' catches up[/]")
     for job in s.get("dead_jobs", []):
         console.print(
             f"[red]dead job {job['job_id']}[/] (version {job['version']}): {job['error']}"
