@@ -94,7 +94,10 @@ def check_url(url: str) -> str:
     url = (url or "").strip()
     if not url or len(url) > MAX_URL:
         raise ValidationFailed(f"url: give an http:// or https:// URL of at most {MAX_URL} chars")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ValidationFailed(f"url: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationFailed(f"url: expected an http:// or https:// URL with a host, got {url!r}")
     if parts.username or parts.password:

@@ -62,7 +62,10 @@ class SafeClient:
 
     def target(self, url: str) -> tuple[httpx.URL, str, IPAddress]:
         """(URL to connect to, the original host, the checked address) or refusal."""
-        parsed = httpx.URL(url)
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise AddressRefused(f"{url!r}: {exc}") from exc
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise AddressRefused(f"{url!r}: only http:// and https:// URLs are fetched")
         host = parsed.host
