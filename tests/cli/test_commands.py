@@ -114,7 +114,18 @@ def test_db_upgrade(tmp_path: Path) -> None:
     assert result["upgraded"] is True and db.exists()
 
 
-ROOT_COMMANDS = ["queue", "catalog", "import", "export", "db", "keys", "audit", "serve"]
+ROOT_COMMANDS = [
+    "queue",
+    "catalog",
+    "import",
+    "export",
+    "db",
+    "keys",
+    "audit",
+    "publish",
+    "webhooks",
+    "serve",
+]
 GROUPS = {
     "queue": [
         "list",
@@ -128,10 +139,12 @@ GROUPS = {
         "purge",
         "recover",
     ],
-    "catalog": ["list", "show"],
+    "catalog": ["list", "show", "changes", "version"],
     "db": ["upgrade"],
     "keys": ["create", "list", "revoke"],
     "audit": ["log", "verify"],
+    "publish": ["status"],
+    "webhooks": ["add", "list", "remove", "failures", "replay"],
 }
 
 

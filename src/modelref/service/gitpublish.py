@@ -30,7 +30,7 @@ from modelref.domain.jobs import JobState
 from modelref.domain.releases import Release
 from modelref.service import rendering
 from modelref.service.feed import CatalogFeed
-from modelref.service.gitrepo import TRAILER, GitRepo, Identity
+from modelref.service.gitrepo import TRAILER, GitError, GitRepo, Identity
 from modelref.service.outbox import JobContext, Outcome
 from modelref.service.versions import file_hash
 from modelref.settings import Settings
@@ -100,10 +100,19 @@ class GitPublisher:
             )
 
     def catch_up(self) -> int | None:
-        """Start-up: queue a job when the tree is behind the database and none is waiting."""
-        self.repo.ensure()
+        """Start-up: queue a job when the tree is behind the database and none is waiting.
+
+        A work tree git cannot use is logged, not raised: serving must not depend on it, and
+        the publication jobs report the problem until it is fixed.
+        """
+        try:
+            self.repo.ensure()
+            published = self.repo.published_version()
+        except (GitError, OSError) as exc:
+            log.error("git publication: cannot read %s: %s", self.repo.path, exc)
+            return None
         behind = self.feed.latest_version()
-        if behind <= self.repo.published_version():
+        if behind <= published:
             return None
         with self.db.write() as tx:
             waiting = tx.outbox.list({JobState.pending, JobState.running}, {KIND}, 1)
