@@ -26,11 +26,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from modelref.service.queue_tx import Actor  # noqa: E402
+
 from modelref import logs  # noqa: E402
 from modelref.api.app import create_app  # noqa: E402
 from modelref.service import catalog_io  # noqa: E402
 from modelref.service.container import Services  # noqa: E402
-from modelref.service.queue_tx import Actor  # noqa: E402
 from modelref.settings import Settings  # noqa: E402
 
 PATH = "/api/model_references/v2/blip"

@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     #: Stream and compare each file's sha256: ``auto`` up to ``verify_sha256_max_bytes``.
     verify_sha256: Literal["auto", "always", "never"] = "auto"
     verify_sha256_max_bytes: int = 8 * 1024**3
-    #: Hosts, addresses or CIDRs the checker may fetch although they are private/loopback.
+    #: Hosts, IPs or CIDR networks that URL fetchers (checks, webhooks) may reach although
+    #: they are not public addresses (comma-separated).
     check_allow_hosts: str = ""
     #: Bounds of one check job: wall time, one network wait, bytes read, redirects per URL.
     check_time_limit_seconds: float = 3600.0
@@ -97,6 +98,19 @@ class Settings(BaseSettings):
     check_max_redirects: int = 5
     #: Tries of a job whose downloads could not be reached before it settles as unchecked.
     check_attempts: int = 3
+
+    # --- publication (service/versions, gitpublish, webhooks)
+    #: Base URL of this deployment (links to UI change pages in webhook events).
+    public_url: str | None = None
+    #: Webhook deliveries: seconds per attempt, attempts before a delivery is dead.
+    webhook_timeout: float = 10.0
+    webhook_max_attempts: int = 8
+    #: Git work tree the catalog is published into (one commit per catalog version).
+    git_publish_dir: Path | None = None
+    #: Remote (name or URL) pushed after every publication commit.
+    git_push_remote: str | None = None
+    git_committer_name: str = "modelref"
+    git_committer_email: str = "modelref@users.modelref.invalid"
 
     @staticmethod
     def id_list(raw: str) -> frozenset[str]:

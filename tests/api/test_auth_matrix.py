@@ -103,6 +103,18 @@ ENDPOINTS = [
     Endpoint("GET", f"{V2}/metadata/last_updated", None, 200),
     Endpoint("GET", f"{V1}/miscellaneous", None, 200),
     Endpoint("GET", f"{V1}/metadata/metadata", None, 200),
+    Endpoint("GET", f"{V2}/catalog/changes", None, 200),
+    Endpoint("GET", f"{V2}/webhooks", "approver", 200),
+    Endpoint(
+        "POST",
+        f"{V2}/webhooks",
+        "approver",
+        201,
+        json={"url": "https://hooks.example.org/modelref", "events": ["apply"]},
+    ),
+    Endpoint("DELETE", f"{V2}/webhooks/1", "approver", 404),  # authorized; none exists
+    Endpoint("GET", f"{V2}/webhooks/failures", "approver", 200),
+    Endpoint("POST", f"{V2}/webhooks/failures/1/replay", "approver", 404),
 ]
 
 DESIGNATED = {"reader": "reader", "requestor": "requestor", "approver": "approver"}

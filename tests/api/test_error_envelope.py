@@ -25,6 +25,7 @@ ALWAYS_OK = {
     ("GET", f"{V2}/metadata/last_updated"),
     ("GET", f"{V2}/metadata"),
     ("GET", f"{V2}/metadata/metadata"),
+    ("GET", f"{V2}/catalog/changes"),  # since=0 is always a valid page
     ("GET", f"{V1}/"),
     ("GET", f"{V1}/info"),
     ("GET", f"{V1}/model_categories"),

@@ -108,7 +108,25 @@ def test_catalog_import_export(local_env: Env, tmp_path: Path) -> None:
     fails(local_env.run("export", str(out), "--format", "yaml"), 2)
 
 
-ROOT_COMMANDS = ["queue", "catalog", "import", "export", "db", "keys", "audit", "serve"]
+def test_db_upgrade(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    result = ok(run_cli("db", "upgrade", "--json", db=db)).json()
+    assert result["upgraded"] is True and db.exists()
+
+
+ROOT_COMMANDS = [
+    "queue",
+    "catalog",
+    "import",
+    "export",
+    "db",
+    "keys",
+    "audit",
+    "publish",
+    "webhooks",
+    "serve",
+    "worker",
+]
 GROUPS = {
     "queue": [
         "list",
@@ -123,10 +141,12 @@ GROUPS = {
         "purge",
         "recover",
     ],
-    "catalog": ["list", "show"],
+    "catalog": ["list", "show", "changes", "version"],
     "db": ["upgrade"],
     "keys": ["create", "list", "revoke"],
     "audit": ["log", "verify"],
+    "publish": ["status"],
+    "webhooks": ["add", "list", "remove", "failures", "replay"],
 }
 
 

@@ -12,12 +12,14 @@ from modelref.api import (
     audit_views,
     docs,
     errors,
+    feed,
     metrics_route,
     probes,
     queue,
     reads,
     text_toolkit,
     v1,
+    webhooks,
     writes,
 )
 from modelref.api import checks as review_checks
@@ -73,6 +75,8 @@ def create_fastapi(services: Services) -> FastAPI:
     api.include_router(probes.roles_router, prefix=V2)
     api.include_router(review_checks.router, prefix=V2)  # review checks (additive)
     api.include_router(text_toolkit.router, prefix=V2)  # before the generic write routes
+    api.include_router(feed.router, prefix=V2)  # catalog versions: before /{category} reads
+    api.include_router(webhooks.router, prefix=V2)
     api.include_router(writes.router, prefix=V2)
     api.include_router(reads.router, prefix=V2)
     api.include_router(v1.build_router(services.settings.canonical_format == "legacy"), prefix=V1)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from modelref.api.deps import MAX_ID, ApiKey, BatchId, Svc, require
 from modelref.api.errors import responses
+from modelref.service.audit import report_json
 from modelref.service.audit_views import (
     AuditViews,
     BatchNetChangeResponse,
@@ -79,16 +80,15 @@ def net_changes(
 
 
 @router.get("/verify", responses=responses(401, 403))
-def verify(key: ApiKey, services: Svc) -> dict[str, Any]:
-    """modelref: check the whole hash chain; names the first broken event."""
+def verify(key: ApiKey, services: Svc, deep: bool = False) -> dict[str, Any]:
+    """modelref: check the whole hash chain; names the first broken event. ``deep=true``
+    (approvers) also replays the log and names every queue or catalog row it disagrees with."""
+    if deep:
+        require(services, key, Role.approver)
+        report = services.audit.verify_deep()
+        return report_json(report.chain, report)
     require(services, key, Role.reader)
-    report = services.audit.verify()
-    return {
-        "ok": report.ok,
-        "events": report.events,
-        "broken_event_id": report.broken_event_id,
-        "reason": report.reason,
-    }
+    return report_json(services.audit.verify())
 
 
 @router.get("/events", responses=responses(401, 403))

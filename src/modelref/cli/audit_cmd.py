@@ -55,18 +55,41 @@ def _table(console: Console, events: list[Json]) -> None:
 
 
 @command(app, "verify")
-def verify(cli: Cli) -> None:
+def verify(
+    cli: Cli,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also replay the log and compare the queue and catalog tables with it, "
+            "naming each row that diverges (approvers).",
+        ),
+    ] = False,
+) -> None:
     """Check the hash chain; exit 0 when it holds, 1 naming the first broken event."""
-    report = cli.backend.audit_verify()
+    report = cli.backend.audit_verify(deep)
     cli.out.result(report, _report, short=None)
-    if not report["ok"]:
+    if report["broken_event_id"] is not None:
         raise CliError(
             f"audit chain broken at event {report['broken_event_id']}: {report['reason']}"
         )
+    if not report["ok"]:
+        count = report["deep"]["divergence_count"]
+        raise CliError(f"{count} stored row(s) disagree with the audit log")
 
 
 def _report(console: Console, report: Json) -> None:
-    if report["ok"]:
+    deep = report.get("deep")
+    if deep is not None:
+        for d in deep["divergences"]:
+            console.print(
+                f"[bold red]diverges[/] {d['table']} {escape(d['key'])}: {escape(d['problem'])}"
+            )
+        console.print(
+            f"{deep['changes_checked']} change(s) and {deep['records_checked']} catalog record(s) "
+            f"compared with the log: {deep['divergence_count']} divergence(s)"
+        )
+    if report["broken_event_id"] is None:
         console.print(f"[green]ok[/]: {report['events']} event(s), hash chain intact")
     else:
         console.print(

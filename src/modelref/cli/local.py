@@ -21,6 +21,7 @@ from modelref.domain.actors import Actor
 from modelref.domain.categories import Category
 from modelref.domain.errors import ModelrefError, StorageError
 from modelref.domain.queue_models import PendingQueueFilter
+from modelref.service.audit import report_json
 from modelref.service.auth import Role
 from modelref.settings import Settings
 
@@ -254,14 +255,13 @@ class LocalBackend:
         events = self.reader().audit.recent(change_id, batch_id, limit)
         return [wire.event(e) for e in events]
 
-    def audit_verify(self) -> Json:
-        report = self.reader().audit.verify()
-        return {
-            "ok": report.ok,
-            "events": report.events,
-            "broken_event_id": report.broken_event_id,
-            "reason": report.reason,
-        }
+    def audit_verify(self, deep: bool = False) -> Json:
+        if deep:
+            if self.apikey:
+                self.actor(Role.approver)
+            report = self.services.audit.verify_deep()
+            return report_json(report.chain, report)
+        return report_json(self.reader().audit.verify())
 
     # ------------------------------------------------------------------ review checks
     def checks(self, change_id: int) -> Json:

@@ -18,17 +18,21 @@ from modelref.cli import (
     catalog_cmd,
     checks_cmd,
     db_cmd,
+    feed_cmd,
     keys_cmd,
     options,
+    publish_cmd,
     queue_cmd,
     queue_review_cmd,
     serve_cmd,
+    webhooks_cmd,
     worker_cmd,
 )
 from modelref.cli.options import Common
 
 _ = queue_review_cmd  # imported for its commands, which join the ``queue`` group
 _QUEUE_CHECKS = checks_cmd  # ``queue checks`` (review checks) joins the ``queue`` group too
+_feed = feed_cmd  # imported for its commands, which join the ``catalog`` group
 
 app = typer.Typer(
     name="modelref",
@@ -44,6 +48,8 @@ app.registered_commands.extend(catalog_cmd.files_app.registered_commands)  # imp
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(publish_cmd.app, name="publish")
+app.add_typer(webhooks_cmd.app, name="webhooks")
 app.command("serve")(serve_cmd.serve)
 app.command("worker")(worker_cmd.worker)
 

@@ -221,8 +221,9 @@ class RemoteBackend:
         result: list[Json] = self._call("GET", f"{QUEUE}/audit/events", params=params)
         return result
 
-    def audit_verify(self) -> Json:
-        result: Json = self._call("GET", f"{QUEUE}/audit/verify")
+    def audit_verify(self, deep: bool = False) -> Json:
+        params = {"deep": "true"} if deep else None
+        result: Json = self._call("GET", f"{QUEUE}/audit/verify", params=params)
         return result
 
     # ------------------------------------------------------------------ review checks

@@ -21,6 +21,8 @@ def worker(
     settings = Settings()
     logs.configure(settings.log_json)
     services = Services.open(settings.model_copy(update={"outbox_workers": threads}))
+    if services.git is not None:
+        services.git.catch_up()  # versions the work tree lacks (git publication turned on late)
     if once:
         ran = 0
         while services.workers.workers[0].run_once():

@@ -36,7 +36,7 @@ from modelref.domain.errors import (
 )
 from modelref.domain.queue_models import BatchSplitInfo, PendingChangeRecord, PendingChangeStatus
 from modelref.domain.transitions import Action
-from modelref.service import lifecycle
+from modelref.service import lifecycle, versions
 from modelref.service.lifecycle import Step
 from modelref.service.reservations import normalize_job_id
 from modelref.settings import Settings
@@ -187,6 +187,8 @@ class ApplyEngine:
             if split is not None:
                 result.batch_split = split
         result.categories = list(dict.fromkeys(r.category for r in todo))
+        if todo:
+            versions.record_apply(step, applied, writes, plan.live)  # catalog version N
         return result
 
     def _release(self, ids: list[int], job: str, actor: Actor, exc: BaseException) -> None:
@@ -199,6 +201,7 @@ class _CatalogPlan:
     """The catalog as the apply sees it: live rows plus this apply's earlier changes."""
 
     def __init__(self, live: dict[tuple[str, str], CatalogRow], step: Step) -> None:
+        self.live = live
         self.state: dict[tuple[str, str], CatalogRow | None] = dict(live)
         self.step_ = step
         self.dirty: dict[tuple[str, str], None] = {}

@@ -29,7 +29,7 @@ from modelref.domain.clock import Clock
 from modelref.domain.errors import ValidationFailed
 from modelref.domain.formats import detect_format
 from modelref.logs import event
-from modelref.service import import_merge
+from modelref.service import import_merge, versions
 from modelref.service.catalog import CatalogService
 from modelref.service.files import atomic_write
 from modelref.service.rendering import Format
@@ -231,8 +231,10 @@ def import_path(
     with db.write() as tx:
         losses: dict[str, dict[str, list[str]]] = {}
         merges = []
+        imported = []
+        existing_rows = {}
         for category, rows, used in plans:
-            existing = tx.catalog.rows(category.value)
+            existing = existing_rows[category.value] = tx.catalog.rows(category.value)
             formats = {s.fmt for s in used}
             merged = import_merge.merge(category, existing, rows, formats, replace=replace)
             if merged.would_lose:
@@ -265,6 +267,7 @@ def import_path(
                 continue
             sha = hashlib.sha256("".join(s.sha256 for s in used).encode()).hexdigest()
             tx.catalog.replace(category.value, merged.rows, now, sha)
+            imported.append((category.value, existing_rows[category.value], merged.rows))
             tx.audit.append(
                 [
                     NewEvent(
@@ -290,6 +293,8 @@ def import_path(
                     )
                 ]
             )
+        if imported:
+            versions.record_import(tx, actor, now, imported)  # an import is a version too
     for item in report.categories:
         if item.changed:
             event(

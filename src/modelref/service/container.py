@@ -19,12 +19,16 @@ from modelref.service.catalog_io import CatalogFiles
 from modelref.service.checks.runner import CheckRunner
 from modelref.service.checks.service import ReviewChecks
 from modelref.service.checks.steps import JOB_KIND as CHECK_JOB
+from modelref.service.feed import CatalogFeed
+from modelref.service.gitpublish import GitPublisher
 from modelref.service.history import HistoryService
 from modelref.service.outbox import Handler, Outbox, Worker, WorkerPool
 from modelref.service.publish import Publisher
 from modelref.service.read_cache import ReadCache
 from modelref.service.reservations import Reservations
 from modelref.service.review import ReviewService
+from modelref.service.versions import ensure_baseline
+from modelref.service.webhooks import Webhooks
 from modelref.settings import Settings
 from modelref.store import migrate
 from modelref.store.database import Database
@@ -58,6 +62,10 @@ class Services:
     workers: WorkerPool
     #: Review checks of changes (findings, re-runs); their jobs run as ``check`` outbox jobs.
     checks: ReviewChecks
+    #: Catalog versions and the change feed; webhooks; git publication (when configured).
+    feed: CatalogFeed
+    webhooks: Webhooks
+    git: GitPublisher | None
 
     @classmethod
     def open(
@@ -72,6 +80,7 @@ class Services:
         )
         migrate.upgrade(db)
         services = cls.build(db, settings, clock or system_clock)
+        ensure_baseline(db, services.clock)
         if recover:
             services.recover()
         return services
@@ -94,6 +103,14 @@ class Services:
             settings.outbox_workers,
             poll=settings.outbox_poll_seconds,
         )
+        feed = CatalogFeed(db)
+        webhooks = Webhooks(db, settings, clock)
+        db.before_commit(webhooks.queue_events)
+        handlers["webhook"] = webhooks.deliver
+        git = GitPublisher(db, feed, settings, clock) if settings.git_publish_dir else None
+        if git is not None:
+            db.before_commit(git.queue)
+            handlers["git_publish"] = git.handle
         services = cls(
             settings=settings,
             db=db,
@@ -113,6 +130,9 @@ class Services:
             handlers=handlers,
             workers=workers,
             checks=ReviewChecks(db, settings, clock),
+            feed=feed,
+            webhooks=webhooks,
+            git=git,
         )
         db.on_commit(services._jobs_queued)
         return services
@@ -135,7 +155,9 @@ class Services:
         """
         reverted = self.reservations.scan_stuck_applying(only_expired=True)
         republished = self.publisher.catch_up() if self.publisher else []
+        git_queued = self.git.catch_up() if self.git else None
         return {
             "reverted": [str(r.change_id) for r in reverted],
             "republished": [c.value for c in republished],
+            "git_queued": [str(git_queued)] if git_queued else [],
         }

@@ -40,6 +40,8 @@ class AuditRepository:
     def __init__(self, conn: Connection, counters: Counters) -> None:
         self.conn = conn
         self.counters = counters
+        #: Every event this transaction appended (before-commit listeners read them).
+        self.appended: list[AuditEvent] = []
 
     # ------------------------------------------------------------------ append
     def append(self, events: list[NewEvent]) -> list[AuditEvent]:
@@ -58,6 +60,7 @@ class AuditRepository:
             rows.append({**event.__dict__, "payload": payload_json})
         self.conn.execute(_INSERT, rows)
         self.counters.set(HEAD_COUNTER, chained[-1].event_id)
+        self.appended.extend(chained)
         return chained
 
     # ------------------------------------------------------------------ reads
@@ -75,6 +78,11 @@ class AuditRepository:
     def head(self) -> int:
         """The last event id the log claims to hold (0 for a new database)."""
         return self.counters.peek(HEAD_COUNTER)
+
+    def last(self) -> AuditEvent | None:
+        """The newest event (the chain head), if any."""
+        row = self.conn.execute(select(A).order_by(A.c.event_id.desc()).limit(1)).first()
+        return _event(row) if row is not None else None
 
     def latest(self, limit: int) -> list[AuditEvent]:
         """The newest ``limit`` events, oldest first (primary-key index, no scan)."""

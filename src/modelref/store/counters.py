@@ -9,6 +9,12 @@ from modelref.store.tables import counters
 C = counters
 
 _BUMP = update(C).where(C.c.name == bindparam("n")).values(value=C.c.value + 1).returning(C.c.value)
+_TAKE = (
+    update(C)
+    .where(C.c.name == bindparam("n"))
+    .values(value=C.c.value + bindparam("k"))
+    .returning(C.c.value)
+)
 _SET = update(C).where(C.c.name == bindparam("n")).values(value=bindparam("v"))
 _PEEK = select(C.c.value).where(C.c.name == bindparam("n"))
 
@@ -26,6 +32,14 @@ class Counters:
             self.conn.execute(insert(C), {"name": name, "value": 1})
             return 1
         return int(value)
+
+    def take(self, name: str, count: int) -> range:
+        """Allocate ``count`` consecutive values of ``name`` with one statement."""
+        last = self.conn.execute(_TAKE, {"n": name, "k": count}).scalar()
+        if last is None:
+            self.conn.execute(insert(C), {"name": name, "value": count})
+            last = count
+        return range(int(last) - count + 1, int(last) + 1)
 
     def set(self, name: str, value: int) -> None:
         if self.conn.execute(_SET, {"n": name, "v": value}).rowcount == 0:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from modelref import faults
 from modelref.domain.errors import StorageError, ValidationFailed
+from modelref.store import notify
 from modelref.store.unit_of_work import Transaction
 from modelref.store.watchdog import Watchdog
 
@@ -33,6 +34,9 @@ log = logging.getLogger("modelref.store")
 
 #: Called with every committed write transaction (wired once, by the service container).
 CommitListener = Callable[[Transaction], None]
+#: Called inside every write transaction just before it commits; what it writes commits with
+#: it (outbox jobs caused by the transaction's events), and if it raises nothing commits.
+BeforeCommit = Callable[[Transaction], None]
 
 #: Arbitrary constant naming modelref's global write lock in PostgreSQL.
 _PG_WRITE_LOCK = 0x6D6F64656C726566 & 0x7FFFFFFFFFFFFFFF
@@ -56,6 +60,7 @@ class Database:
         self.timeout = timeout
         self.watchdog: Watchdog | None = None
         self._listeners: list[CommitListener] = []
+        self._before: list[BeforeCommit] = []
         self._local = threading.local()
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
@@ -143,6 +148,10 @@ class Database:
         """Call ``listener(tx)`` after every write transaction that committed."""
         self._listeners.append(listener)
 
+    def before_commit(self, listener: BeforeCommit) -> None:
+        """Call ``listener(tx)`` at the end of every write transaction, inside it."""
+        self._before.append(listener)
+
     @contextmanager
     def write(self) -> Iterator[Transaction]:
         """The unit of work: a serialized read-write transaction.
@@ -164,6 +173,10 @@ class Database:
                         )
                     tx = Transaction(conn, writable=True)
                     yield tx
+                    for before in self._before:
+                        before(tx)
+                    if tx.changed_categories and self.dialect == "postgresql":
+                        notify.catalog_changed(conn, tx.changed_categories)
         finally:
             self._local.writing = False
         # Crash seam: a catalog write is durable, its after-commit effects have not run.

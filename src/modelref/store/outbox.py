@@ -92,6 +92,39 @@ class OutboxRepository:
         self.added.add(kind)
         return job_id
 
+    def add_many(
+        self,
+        kind: str,
+        jobs: list[tuple[dict[str, Any], str | None]],
+        *,
+        now: int,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> list[int]:
+        """Queue several jobs of one kind, (payload, subject) each, in two statements."""
+        if not jobs:
+            return []
+        ids = list(self.counters.take(JOB_COUNTER, len(jobs)))
+        self.conn.execute(
+            insert(J),
+            [
+                {
+                    "job_id": job_id,
+                    "kind": kind,
+                    "subject": subject,
+                    "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                    "state": JobState.pending.value,
+                    "attempts": 0,
+                    "max_attempts": max_attempts,
+                    "run_after": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for job_id, (payload, subject) in zip(ids, jobs, strict=True)
+            ],
+        )
+        self.added.add(kind)
+        return ids
+
     def claim(
         self, kinds: Collection[str], worker: str, now: int, lease_until: int, limit: int = 1
     ) -> list[Job]:

@@ -215,3 +215,67 @@ check_key_versions = Table(
     Column("category", String(32), primary_key=True),
     Column("version", BigInteger, nullable=False),
 )
+
+#: One row per catalog version: every applied batch (or single apply), every import, and the
+#: baseline of a catalog that existed before versions did. ``version`` comes from a counter
+#: allocated under the write lock, in the transaction of the catalog write itself.
+catalog_releases = Table(
+    "catalog_releases",
+    metadata,
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", BigInteger, nullable=False),
+    #: apply | import | baseline
+    Column("source", String(16), nullable=False),
+    Column("title", Text),
+    Column("job_id", String(160)),
+    Column("actor_id", String(128)),
+    Column("actor_username", String(256)),
+    #: JSON lists: change ids, batch ids, approvers ({user_id, username}), changed categories.
+    Column("change_ids", Text, nullable=False),
+    Column("batch_ids", Text, nullable=False),
+    Column("approvers", Text, nullable=False),
+    Column("categories", Text, nullable=False),
+    #: JSON object: category -> sha256 of its v2 file, for every category after this version.
+    Column("hashes", Text, nullable=False),
+    Column("audit_event_id", BigInteger, nullable=False),
+    Column("audit_hash", String(64), nullable=False),
+)
+
+#: The net effect of each catalog version per record, in the order the catalog took it, with
+#: the records byte-for-byte as served (the audit log stores canonical, key-sorted payloads)
+#: and what each record was before (so a version's files can be rebuilt after later ones).
+catalog_journal = Table(
+    "catalog_journal",
+    metadata,
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("category", String(32), nullable=False),
+    #: The record's name; NULL for an import (the whole category was replaced).
+    Column("model", String(512)),
+    #: create | update | delete | import
+    Column("operation", String(16), nullable=False),
+    #: JSON: the record after (NULL for a delete); an import: {name: record} in file order.
+    Column("after", Text),
+    #: JSON: the record before (NULL for a create); an import: [[name, record, extras, pos]...].
+    Column("before", Text),
+    Column("before_extras", Text),
+    Column("before_position", Integer),
+    Index("ix_catalog_journal_category_version", "category", "version"),
+)
+
+#: Webhook subscriptions. The secret is kept in clear: it signs every delivery (HMAC), so it
+#: must be readable by the workers; no read path returns it.
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("subscription_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("url", Text, nullable=False),
+    #: Comma-separated event names (enqueue, approve, reject, withdraw, apply).
+    Column("events", String(200), nullable=False),
+    #: json | discord
+    Column("format", String(16), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_username", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

@@ -18,6 +18,8 @@ from modelref.store.counters import Counters
 from modelref.store.keys import KeyRepository
 from modelref.store.outbox import OutboxRepository
 from modelref.store.queue import QueueRepository
+from modelref.store.releases import ReleaseRepository
+from modelref.store.webhooks import WebhookRepository
 
 
 class Transaction:
@@ -37,6 +39,9 @@ class Transaction:
         self.queued_jobs: set[str] = set()
         self.outbox = OutboxRepository(conn, self.counters, self.queued_jobs)
         self.checks = ChecksRepository(conn)  # review checks (service/checks)
+        #: Catalog versions and their journal; ``releases.recorded`` lists those written here.
+        self.releases = ReleaseRepository(conn, self.counters)
+        self.webhooks = WebhookRepository(conn, self.counters)
         self._after: list[Callable[[], None]] = []
 
     def after_commit(self, fn: Callable[[], None]) -> None:
