@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./modelref-data/modelref.db"
@@ -24,6 +25,11 @@ class Settings(BaseSettings):
     requestor_ids: str = ""
     approver_ids: str = ""
     two_person_rule: bool = True
+    #: ``upstream`` (one approval approves), ``critical-two`` (critical fields and deletes need
+    #: two distinct approvers) or the path of a TOML policy file (see domain/policy_file.py).
+    approval_policy: str = "upstream"
+    #: Pending changes older than this many days are rejected as "expired" (0: never).
+    proposal_ttl_days: int = Field(default=0, ge=0)
     apply_lease_seconds: int = 300
     #: Seconds between checks of the catalog version by cached reads (0: check every read).
     cache_interval: float = 0.5

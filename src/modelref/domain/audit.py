@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from modelref.domain import diff as diffing
+from modelref.domain import quorum
 from modelref.domain.canonical import canonical_json
-from modelref.domain.queue_models import PendingChangeRecord, PendingChangeStatus
+from modelref.domain.queue_models import ChangeApproval, PendingChangeRecord, PendingChangeStatus
 from modelref.domain.transitions import Action
 
 GENESIS_HASH = "0" * 64
@@ -133,7 +134,12 @@ def fold(
             "approved_by": ev.logical_user_id,
             "approved_username": ev.username,
             "approved_at": ev.timestamp,
+            **_approval(record, ev, data),
         }
+    elif action is Action.endorse:
+        update |= _approval(record, ev, data)
+    elif action is Action.approvals_stale:
+        update |= {"approvals": quorum.staled(record.approvals)}
     elif action in (Action.reject, Action.withdraw):
         update |= {
             "status": PendingChangeStatus.REJECTED,
@@ -161,6 +167,29 @@ def fold(
             "applied_job_id": data["job_id"],
         }
     return record.model_copy(update=update)
+
+
+def _approval(record: PendingChangeRecord, ev: AuditEvent, data: dict[str, Any]) -> dict[str, Any]:
+    """What an approve/endorse event under a quorum policy adds: the approval (and a new base).
+
+    ``approvals_required`` marks a quorum policy's event; ``base_hash`` present means the
+    approver approved against a newer live record, so every earlier approval went stale.
+    """
+    if "approvals_required" not in data:
+        return {}
+    approvals = list(record.approvals or [])
+    update: dict[str, Any] = {}
+    if "base_hash" in data:
+        approvals = quorum.staled(approvals)
+        update["base_hash"] = data["base_hash"]
+    approvals.append(
+        ChangeApproval(
+            approved_by=ev.logical_user_id or "",
+            approved_username=ev.username or "",
+            approved_at=ev.timestamp,
+        )
+    )
+    return {**update, "approvals": approvals, "approvals_required": data["approvals_required"]}
 
 
 def replay_queue(events: Iterable[AuditEvent]) -> dict[int, PendingChangeRecord]:

@@ -1,4 +1,5 @@
-"""What a serving process runs beside its requests: the lease reaper and the outbox workers.
+"""What a serving process runs beside its requests: the reaper (expired leases, expired
+proposals) and the outbox workers.
 
 Whoever serves the app starts it (the ASGI lifespan of :func:`modelref.api.app.create_app`),
 so every serving process recovers expired reservations and works the outbox; ``modelref
@@ -16,7 +17,11 @@ class Background:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.reaper = LeaseReaper(services.reservations, interval=services.settings.reaper_interval)
+        self.reaper = LeaseReaper(
+            services.reservations,
+            interval=services.settings.reaper_interval,
+            backlog=services.backlog,
+        )
 
     def start(self) -> None:
         self.reaper.start()

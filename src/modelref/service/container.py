@@ -14,13 +14,16 @@ from modelref.domain.clock import Clock, system_clock
 from modelref.service.apply import ApplyEngine
 from modelref.service.audit import AuditService
 from modelref.service.auth import Authenticator, LocalKeys, build_authenticator
+from modelref.service.backlog import Backlog
 from modelref.service.catalog import CatalogService
 from modelref.service.catalog_io import CatalogFiles
+from modelref.service.governance import Governance, load_policy
 from modelref.service.history import HistoryService
 from modelref.service.outbox import Handler, Outbox, Worker, WorkerPool
 from modelref.service.publish import Publisher
 from modelref.service.read_cache import ReadCache
 from modelref.service.reservations import Reservations
+from modelref.service.revert import Reverts
 from modelref.service.review import ReviewService
 from modelref.settings import Settings
 from modelref.store import migrate
@@ -53,6 +56,11 @@ class Services:
     handlers: dict[str, Handler]
     #: This process's outbox worker threads (started by whoever serves: see ``background``).
     workers: WorkerPool
+    #: The approval policy's read side (who approved, what a change still needs).
+    governance: Governance
+    reverts: Reverts
+    #: Proposal expiry (run by the reaper) and queue statistics.
+    backlog: Backlog
 
     @classmethod
     def open(
@@ -78,6 +86,8 @@ class Services:
         if publisher is not None:
             db.on_commit(publisher.on_commit)
         handlers: dict[str, Handler] = {}
+        policy = load_policy(settings)  # a bad policy file stops the start here
+        review = ReviewService(db, settings, clock, policy)
         workers = WorkerPool(
             lambda _i: Worker(db, clock, handlers),
             settings.outbox_workers,
@@ -87,9 +97,9 @@ class Services:
             settings=settings,
             db=db,
             clock=clock,
-            review=ReviewService(db, settings, clock),
+            review=review,
             reservations=Reservations(db, settings, clock),
-            apply=ApplyEngine(db, settings, clock),
+            apply=ApplyEngine(db, settings, clock, policy),
             catalog=catalog,
             files=CatalogFiles(db, catalog, clock),
             audit=AuditService(db),
@@ -101,6 +111,9 @@ class Services:
             outbox=Outbox(db, clock),
             handlers=handlers,
             workers=workers,
+            governance=Governance(db, policy),
+            reverts=Reverts(db, review),
+            backlog=Backlog(db, settings, clock),
         )
         db.on_commit(services._jobs_queued)
         return services

@@ -19,19 +19,23 @@ from modelref.domain.queue_models import (
     PendingQueueFilter,
 )
 from modelref.domain.transitions import OPEN
+from modelref.store import approvals
 from modelref.store.sql import chunks
 from modelref.store.tables import pending_changes
 
 T = pending_changes
 _JSON_COLUMNS = ("payload", "request_metadata", "related_models")
-_RECORD_FIELDS = tuple(PendingChangeRecord.model_fields)
+#: Record fields stored in the row (approvals live in their own table: see store/approvals).
+_RECORD_FIELDS = tuple(f for f in PendingChangeRecord.model_fields if f in T.c)
+#: ``page`` orders: upstream's (change id), oldest first, newest first.
+SORTS = ("change_id", "age", "-age")
 _OPEN = sorted(s.value for s in OPEN)
 _INSERT = insert(T)
 _GET = select(T).where(T.c.change_id == bindparam("id"))
 
 
 def to_row(record: PendingChangeRecord) -> dict[str, Any]:
-    data = record.model_dump(mode="json")
+    data = record.model_dump(mode="json", include=set(_RECORD_FIELDS))
     for key in _JSON_COLUMNS:
         if data[key] is not None:
             data[key] = json.dumps(data[key], ensure_ascii=False)
@@ -73,12 +77,12 @@ class QueueRepository:
         self.conn = conn
 
     def _records(self, query: Any) -> list[PendingChangeRecord]:
-        return [_from_row(r) for r in self.conn.execute(query)]
+        return approvals.attach(self.conn, [_from_row(r) for r in self.conn.execute(query)])
 
     # ------------------------------------------------------------------ reads
     def get(self, change_id: int) -> PendingChangeRecord | None:
         row = self.conn.execute(_GET, {"id": change_id}).first()
-        return _from_row(row) if row is not None else None
+        return approvals.attach(self.conn, [_from_row(row)])[0] if row is not None else None
 
     def get_many(self, change_ids: Iterable[int]) -> dict[int, PendingChangeRecord]:
         found: dict[int, PendingChangeRecord] = {}
@@ -88,12 +92,21 @@ class QueueRepository:
         return found
 
     def page(
-        self, flt: PendingQueueFilter | None, offset: int, limit: int | None
+        self,
+        flt: PendingQueueFilter | None,
+        offset: int,
+        limit: int | None,
+        sort: str = "change_id",
     ) -> tuple[list[PendingChangeRecord], int]:
-        """Matches ordered by change id, and the count of all matches before paging."""
+        """Matches in ``sort`` order (:data:`SORTS`), and the count of all matches."""
         conds = _conditions(flt)
         count_q = select(func.count()).select_from(T).where(*conds)
-        page_q = select(T).where(*conds).order_by(T.c.change_id).offset(offset)
+        order: tuple[Any, ...] = (T.c.change_id,)
+        if sort == "age":
+            order = (T.c.requested_at, T.c.change_id)
+        elif sort == "-age":
+            order = (T.c.requested_at.desc(), T.c.change_id.desc())
+        page_q = select(T).where(*conds).order_by(*order).offset(offset)
         if limit is not None:
             page_q = page_q.limit(limit)
         total = int(self.conn.execute(count_q).scalar_one())
@@ -160,6 +173,35 @@ class QueueRepository:
                     found[key].append(int(row.change_id))
         return found
 
+    def pending_requested_before(self, cutoff: int, limit: int) -> list[PendingChangeRecord]:
+        """Pending changes proposed before ``cutoff``, oldest first (at most ``limit``)."""
+        q = (
+            select(T)
+            .where(T.c.status == PendingChangeStatus.PENDING.value, T.c.requested_at < cutoff)
+            .order_by(T.c.requested_at, T.c.change_id)
+            .limit(limit)
+        )
+        return self._records(q)
+
+    def pending_ages(self) -> tuple[int, list[int], PendingChangeRecord | None]:
+        """(how many are pending, the middle one or two ``requested_at``, the oldest one)."""
+        pending = T.c.status == PendingChangeStatus.PENDING.value
+        total = int(self.conn.execute(select(func.count()).where(pending)).scalar_one())
+        if total == 0:
+            return 0, [], None
+        middle = (
+            select(T.c.requested_at)
+            .where(pending)
+            .order_by(T.c.requested_at, T.c.change_id)
+            .offset((total - 1) // 2)
+            .limit(1 if total % 2 else 2)
+        )
+        times = [int(v) for v in self.conn.execute(middle).scalars()]
+        oldest = self._records(
+            select(T).where(pending).order_by(T.c.requested_at, T.c.change_id).limit(1)
+        )
+        return total, times, oldest[0]
+
     def ids_for_model(self, category: str, model_name: str) -> list[int]:
         """Every change (any status) proposed for one model."""
         q = select(T.c.change_id).where(T.c.category == category, T.c.model_name == model_name)
@@ -186,6 +228,17 @@ class QueueRepository:
             )
             moved += int(result.rowcount)
         return moved
+
+    def touch(self, change_id: int, now: int, *, base_hash: str | None, rebase: bool) -> None:
+        """Bump ``updated_at`` (an approval was recorded); with ``rebase`` set the new base."""
+        values: dict[str, Any] = {"updated_at": now}
+        if rebase:
+            values["base_hash"] = base_hash
+        self.conn.execute(update(T).where(T.c.change_id == change_id).values(**values))
+
+    def touch_many(self, change_ids: Sequence[int], now: int) -> None:
+        for chunk in chunks(change_ids):
+            self.conn.execute(update(T).where(T.c.change_id.in_(chunk)).values(updated_at=now))
 
     def reassign_batch(self, change_ids: Sequence[int], batch_id: int, now: int) -> None:
         for chunk in chunks(change_ids):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
+from modelref.store.approvals import ApprovalRepository
 from modelref.store.audit import AuditRepository
 from modelref.store.catalog import CatalogRepository
 from modelref.store.counters import Counters
@@ -20,7 +21,8 @@ from modelref.store.queue import QueueRepository
 
 
 class Transaction:
-    """The unit of work: ``queue``, ``catalog``, ``audit``, ``outbox``, ``counters``, ``keys``."""
+    """The unit of work: ``queue``, ``catalog``, ``audit``, ``outbox``, ``counters``, ``keys``,
+    ``approvals``."""
 
     def __init__(self, conn: Connection, *, writable: bool) -> None:
         self.conn = conn
@@ -32,6 +34,7 @@ class Transaction:
         self.catalog = CatalogRepository(conn, self.changed_categories)
         self.audit = AuditRepository(conn, self.counters)
         self.keys = KeyRepository(conn)
+        self.approvals = ApprovalRepository(conn, self.counters)
         #: Kinds of outbox jobs this transaction queued (workers are woken after commit).
         self.queued_jobs: set[str] = set()
         self.outbox = OutboxRepository(conn, self.counters, self.queued_jobs)
