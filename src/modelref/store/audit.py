@@ -57,7 +57,9 @@ class AuditRepository:
         rows = []
         for event in chained:
             row = dict(event.__dict__)
-            row["payload"] = json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
+            # The record's own key order is kept (the chain hashes canonical JSON anyway), so
+            # a before-image read back is the record byte for byte: a revert restores it.
+            row["payload"] = json.dumps(event.payload, ensure_ascii=False)
             rows.append(row)
         self.conn.execute(_INSERT, rows)
         self.counters.set(HEAD_COUNTER, chained[-1].event_id)
