@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from modelref import __version__, web
-from modelref.api import audit_views, errors, probes, queue, reads, text_toolkit, v1, writes
+from modelref.api import (
+    audit_views,
+    errors,
+    governance,
+    probes,
+    queue,
+    reads,
+    text_toolkit,
+    v1,
+    writes,
+)
 from modelref.api.fastpath import FastPath
 from modelref.service.background import Background
 from modelref.service.container import Services
@@ -54,6 +64,7 @@ def create_fastapi(services: Services) -> FastAPI:
     for prefix in (V2, V1):
         api.include_router(audit_views.router, prefix=prefix)
         api.include_router(queue.router, prefix=prefix)
+        api.include_router(governance.router, prefix=prefix)
     api.include_router(probes.roles_router, prefix=V2)
     api.include_router(text_toolkit.router, prefix=V2)  # before the generic write routes
     api.include_router(writes.router, prefix=V2)
