@@ -23,9 +23,7 @@ router = APIRouter(prefix="/pending_queue", tags=["pending queue"])
 
 def _queued(result: RevertProposals) -> JSONResponse:
     """202 like every proposal; queued records omit nulls as enqueue answers do."""
-    body = result.model_dump(mode="json")
-    body["queued"] = [r.model_dump(mode="json", exclude_none=True) for r in result.queued]
-    return JSONResponse(body, status_code=202)
+    return JSONResponse(result.wire(), status_code=202)
 
 
 @router.post(

@@ -14,6 +14,7 @@ from modelref.cli import (
     audit_cmd,
     catalog_cmd,
     db_cmd,
+    governance_cmd,
     keys_cmd,
     queue_cmd,
     queue_review_cmd,
@@ -21,7 +22,7 @@ from modelref.cli import (
     worker_cmd,
 )
 
-_ = queue_review_cmd  # imported for its commands, which join the ``queue`` group
+_ = (queue_review_cmd, governance_cmd)  # imported for their commands (the ``queue`` group)
 
 app = typer.Typer(
     name="modelref",

@@ -8,6 +8,8 @@ then pass the same approvals, checks and audit as every other change.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from modelref.domain import revert
@@ -25,6 +27,12 @@ class RevertProposals(BaseModel):
     reverted_batch_id: int | None = Field(description="The batch reverted (or the change's)")
     reverted_change_ids: list[int] = Field(description="Applied changes these proposals undo")
     queued: list[PendingChangeRecord] = Field(description="The revert proposals, now pending")
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON answer (API and CLI alike): queued records omit nulls, as enqueues do."""
+        body = self.model_dump(mode="json")
+        body["queued"] = [r.model_dump(mode="json", exclude_none=True) for r in self.queued]
+        return body
 
 
 class Reverts:
