@@ -127,6 +127,8 @@ GROUPS = {
         "apply",
         "purge",
         "recover",
+        "revert",
+        "stats",
     ],
     "catalog": ["list", "show"],
     "db": ["upgrade"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from modelref.domain.queue_models import ChangeApproval, PendingChangeRecord
+from modelref.domain.queue_models import ChangeApproval, PendingChangeRecord, PendingChangeStatus
 
 
 def fresh_approvers(approvals: Iterable[ChangeApproval] | None, requester: str) -> list[str]:
@@ -45,6 +45,16 @@ def tally(record: PendingChangeRecord) -> Tally | None:
     fresh = fresh_approvers(record.approvals, record.requested_by)
     stale = sum(1 for a in record.approvals if a.stale)
     return Tally(record.approvals_required, tuple(fresh), stale)
+
+
+def takes_fresh_approval(record: PendingChangeRecord, *, rebases: bool, required: int) -> bool:
+    """An approved change takes a fresh approval only when its approvals went stale: the live
+    record moved from its base (``rebases``), or its fresh approvals fell below its quorum."""
+    if record.status is not PendingChangeStatus.APPROVED:
+        return False
+    fresh = fresh_approvers(record.approvals, record.requested_by)
+    went_stale = bool(record.approvals) and len(fresh) < (record.approvals_required or required)
+    return rebases or went_stale
 
 
 def staled(approvals: Iterable[ChangeApproval] | None) -> list[ChangeApproval]:

@@ -18,7 +18,7 @@ from modelref.domain.categories import AuditOperation
 from modelref.domain.errors import ModelrefError, ValidationFailed
 from modelref.domain.policy import BUILT_IN, Policy, Requirement, touched_paths
 from modelref.domain.policy_file import parse_policy
-from modelref.domain.queue_models import PendingChangeRecord
+from modelref.domain.queue_models import PendingChangeRecord, PendingChangeStatus
 from modelref.domain.quorum import Tally
 from modelref.settings import Settings
 from modelref.store.catalog import CatalogRow
@@ -87,9 +87,12 @@ class Standing:
     tally: Tally | None
     #: The live record moved since the change's base: approving now re-bases it.
     rebases: bool
+    #: An approver may approve it now (pending, or approved with stale approvals).
+    approvable: bool
 
     @property
     def fresh(self) -> int:
+        """Approvals that count now (none once the base moved: approving re-bases)."""
         return len(self.tally.fresh) if self.tally is not None and not self.rebases else 0
 
 
@@ -110,10 +113,15 @@ class Governance:
         out: dict[int, Standing] = {}
         for cid, change in changes.items():
             row = live.get((change.category.value, change.model_name))
-            current = row.content_hash if row is not None else None
+            rebases = (row.content_hash if row is not None else None) != change.base_hash
+            needed = requirement(self.policy, change, row)
+            fresh_ok = quorum.takes_fresh_approval(
+                change, rebases=rebases, required=needed.approvals
+            )
             out[cid] = Standing(
-                requirement(self.policy, change, row),
+                needed,
                 quorum.tally(change),
-                rebases=current != change.base_hash,
+                rebases=rebases,
+                approvable=change.status is PendingChangeStatus.PENDING or fresh_ok,
             )
         return out

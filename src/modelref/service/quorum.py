@@ -150,9 +150,7 @@ def verdict(
     earlier = quorum.staled(rec.approvals) if rebase else list(rec.approvals or [])
     fresh = quorum.fresh_approvers(earlier, rec.requested_by)
     required = governance.requirement(policy, rec, row).approvals
-    # An approved change takes a fresh approval only when its approvals went stale.
-    went_stale = bool(rec.approvals) and len(fresh) < (rec.approvals_required or required)
-    refresh = rec.status is S.APPROVED and (rebase or went_stale)
+    refresh = quorum.takes_fresh_approval(rec, rebases=rebase, required=required)
     if rec.status is not S.PENDING and not refresh:
         raise InvalidTransition(transitions.refusal(Action.approve, rec.status, cid))
     if rec.requested_by == actor.user_id:
