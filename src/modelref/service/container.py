@@ -68,7 +68,8 @@ class Services:
     ) -> Services:
         """Connect, migrate and (with ``recover``) run start-up crash recovery."""
         settings = settings or Settings()
-        db = Database(settings.database_url)
+        # Under the upstream policy no approval is recorded, so reads do not look for any.
+        db = Database(settings.database_url, approvals=load_policy(settings).quorum)
         migrate.upgrade(db)
         services = cls.build(db, settings, clock or system_clock)
         if recover:

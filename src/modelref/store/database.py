@@ -46,8 +46,11 @@ def normalize_url(url: str) -> str:
 class Database:
     """One database: an engine plus the two kinds of transaction modelref uses."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, approvals: bool = True) -> None:
         self.url = normalize_url(url)
+        #: Queue reads attach recorded approvals (off under the upstream approval policy,
+        #: which records none: its reads then cost exactly what they did before).
+        self.approvals = approvals
         self._listeners: list[CommitListener] = []
         self._local = threading.local()
         parsed = make_url(self.url)
@@ -109,7 +112,7 @@ class Database:
                         conn.execute(
                             text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK}
                         )
-                    tx = Transaction(conn, writable=True)
+                    tx = Transaction(conn, writable=True, approvals=self.approvals)
                     yield tx
         finally:
             self._local.writing = False
@@ -124,7 +127,7 @@ class Database:
     def read(self) -> Iterator[Transaction]:
         """A read-only snapshot transaction (never blocks writers on SQLite WAL)."""
         with self._translated(), self.engine.connect() as conn, conn.begin():
-            yield Transaction(conn, writable=False)
+            yield Transaction(conn, writable=False, approvals=self.approvals)
 
     @contextmanager
     def _translated(self) -> Iterator[None]:

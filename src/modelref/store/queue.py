@@ -73,16 +73,20 @@ def _conditions(flt: PendingQueueFilter | None) -> list[ColumnElement[bool]]:
 class QueueRepository:
     """Pending changes of one transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, attach_approvals: bool = True) -> None:
         self.conn = conn
+        self.attach_approvals = attach_approvals
+
+    def _attach(self, records: list[PendingChangeRecord]) -> list[PendingChangeRecord]:
+        return approvals.attach(self.conn, records) if self.attach_approvals else records
 
     def _records(self, query: Any) -> list[PendingChangeRecord]:
-        return approvals.attach(self.conn, [_from_row(r) for r in self.conn.execute(query)])
+        return self._attach([_from_row(r) for r in self.conn.execute(query)])
 
     # ------------------------------------------------------------------ reads
     def get(self, change_id: int) -> PendingChangeRecord | None:
         row = self.conn.execute(_GET, {"id": change_id}).first()
-        return approvals.attach(self.conn, [_from_row(row)])[0] if row is not None else None
+        return self._attach([_from_row(row)])[0] if row is not None else None
 
     def get_many(self, change_ids: Iterable[int]) -> dict[int, PendingChangeRecord]:
         found: dict[int, PendingChangeRecord] = {}

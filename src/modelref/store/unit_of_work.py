@@ -24,13 +24,13 @@ class Transaction:
     """The unit of work: ``queue``, ``catalog``, ``audit``, ``outbox``, ``counters``, ``keys``,
     ``approvals``."""
 
-    def __init__(self, conn: Connection, *, writable: bool) -> None:
+    def __init__(self, conn: Connection, *, writable: bool, approvals: bool = True) -> None:
         self.conn = conn
         self.writable = writable
         #: Categories whose catalog rows this transaction wrote.
         self.changed_categories: set[str] = set()
         self.counters = Counters(conn)
-        self.queue = QueueRepository(conn)
+        self.queue = QueueRepository(conn, attach_approvals=approvals)
         self.catalog = CatalogRepository(conn, self.changed_categories)
         self.audit = AuditRepository(conn, self.counters)
         self.keys = KeyRepository(conn)
