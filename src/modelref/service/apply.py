@@ -180,7 +180,7 @@ class ApplyEngine:
         applied, apply_events = lifecycle.mark_applied(step, todo, plan.forced, emit=False)
         # Per change: its catalog event, then its queue "apply" event.
         tx.audit.append([e for pair in zip(writes, apply_events, strict=True) for e in pair])
-        staleness.mark_stale(step, plan.hashes(), {r.change_id for r in todo})
+        staleness.mark_stale(step, self.policy, plan.hashes(), {r.change_id for r in todo})
         done = {r.change_id: r for r in applied}
         result = ApplyResult(job_id=job, applied=[done.get(cid) or found[cid] for cid in ids])
         for batch_id in dict.fromkeys(r.batch_id for r in todo if r.batch_id is not None):

@@ -43,9 +43,15 @@ def check_fresh(policy: Policy, records: Sequence[PendingChangeRecord], force: b
 
 
 def mark_stale(
-    step: Step, new_hashes: Mapping[tuple[str, str], str | None], applied: set[int]
+    step: Step,
+    policy: Policy,
+    new_hashes: Mapping[tuple[str, str], str | None],
+    applied: set[int],
 ) -> list[int]:
-    """Make stale the approvals of open changes whose base the live record moved away from."""
+    """Make stale the approvals of open changes whose base the live record moved away from
+    (nothing under the upstream policy, which records no approval)."""
+    if policy.upstream:
+        return []
     tx = step.tx
     by_model = tx.queue.open_ids_by_model(new_hashes)
     candidates = [cid for ids in by_model.values() for cid in ids if cid not in applied]
