@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     requestor_ids: str = ""
     approver_ids: str = ""
     two_person_rule: bool = True
+    #: ``upstream`` (one approval approves), ``critical-two`` (critical fields and deletes need
+    #: two distinct approvers) or the path of a TOML policy file (see domain/policy_file.py).
+    approval_policy: str = "upstream"
+    #: Pending changes older than this many days are rejected as "expired" (0: never).
+    proposal_ttl_days: int = Field(default=0, ge=0)
     apply_lease_seconds: int = 300
     #: Seconds any wait on the database may last (write lock, statement, pooled connection).
     db_timeout: float = 10.0

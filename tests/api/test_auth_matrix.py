@@ -56,6 +56,10 @@ def _queue(q: str) -> list[Endpoint]:
         Endpoint("GET", f"{q}/audit/batches/1/net_changes", "reader", 200),
         Endpoint("GET", f"{q}/audit/verify", "reader", 200),
         Endpoint("GET", f"{q}/audit/events", "reader", 200, params={"change_id": 1}),
+        Endpoint("GET", f"{q}/stats", "reader", 200),
+        # Nothing is applied in the set-up: the state error (400) shows the role passed.
+        Endpoint("POST", f"{q}/batches/1/revert", "requestor", 400),
+        Endpoint("POST", f"{q}/changes/2/revert", "requestor", 400),
     ]
 
 

@@ -140,6 +140,8 @@ GROUPS = {
         "apply",
         "purge",
         "recover",
+        "revert",
+        "stats",
     ],
     "catalog": ["list", "show", "changes", "version"],
     "db": ["upgrade"],

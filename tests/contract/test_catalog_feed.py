@@ -72,6 +72,7 @@ def read_feed(svc: Services, since: int, limit: int) -> tuple[dict[str, dict[str
 def full_read(svc: Services) -> dict[str, bytes]:
     """Every category as ``GET /v2/{category}`` serves it (the read cache's bytes)."""
     bodies = {}
+    svc.read_cache.invalidate()  # another instance may have written: check the versions now
     for category in svc.catalog.versions():
         entry = svc.read_cache.get("v2", category)
         assert entry is not None

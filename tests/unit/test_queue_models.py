@@ -87,8 +87,7 @@ def test_a_chained_event_hashes_as_the_verifier_recomputes_it() -> None:
         username="zoë#1001",
         payload={"after": {"z": [1, {"b": None, "a": "é"}], "action": "enqueue"}},
     )
-    first, payload_json = draft.chained(1, GENESIS_HASH)
+    first = draft.chained(1, GENESIS_HASH)
     assert first.hash == chain_hash(GENESIS_HASH, first)
-    assert json.loads(payload_json) == draft.payload
-    second, _ = draft.chained(2, first.hash)
+    second = draft.chained(2, first.hash)
     assert first_broken([first, second]) is None

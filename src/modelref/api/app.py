@@ -13,6 +13,7 @@ from modelref.api import (
     docs,
     errors,
     feed,
+    governance,
     metrics_route,
     probes,
     queue,
@@ -72,6 +73,7 @@ def create_fastapi(services: Services) -> FastAPI:
     for prefix in (V2, V1):
         api.include_router(audit_views.router, prefix=prefix)
         api.include_router(queue.router, prefix=prefix)
+        api.include_router(governance.router, prefix=prefix)
     api.include_router(probes.roles_router, prefix=V2)
     api.include_router(review_checks.router, prefix=V2)  # review checks (additive)
     api.include_router(text_toolkit.router, prefix=V2)  # before the generic write routes

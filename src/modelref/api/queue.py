@@ -1,12 +1,12 @@
 """Pending-queue endpoints (spec http-api §6), mounted under both v2 and v1 prefixes.
 
 Handlers validate (FastAPI), authenticate, then call one service method. modelref additions:
-``POST /changes/{id}/withdraw`` and ``force`` on the apply routes.
+``POST /changes/{id}/withdraw``, ``force`` on the apply routes and ``sort`` on the listings.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -47,6 +47,10 @@ Categories = Annotated[list[Category] | None, Query()]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 IdItem = Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]
+Sort = Annotated[
+    Literal["change_id", "age", "-age"],
+    Query(description="modelref: order by change id (upstream's), age (oldest first) or -age"),
+]
 
 _FAILED_TYPES: list[tuple[type[errors.ModelrefError], str]] = [
     (errors.NotFound, "PendingChangeNotFoundError"),
@@ -122,10 +126,11 @@ def list_changes(
     requested_by: Annotated[list[str] | None, Query(max_length=inputs.MAX_FILTER_VALUES)] = None,
     offset: Offset = 0,
     limit: Limit = 50,
+    sort: Sort = "change_id",
 ) -> PendingQueuePage:
     flt = _filter(statuses, categories, model_name, requested_by, batch_id)
     require(services, key, Role.reader)
-    return services.review.list_changes(flt, offset, limit)
+    return services.review.list_changes(flt, offset, limit, sort)
 
 
 @router.get("/my_changes", response_model=PendingQueuePage, responses=responses(401, 403))
@@ -136,11 +141,12 @@ def my_changes(
     categories: Categories = None,
     offset: Offset = 0,
     limit: Limit = 50,
+    sort: Sort = "change_id",
 ) -> PendingQueuePage:
     flt = _filter(statuses, categories)
     who = require(services, key, Role.requestor)
     flt.requested_by = {who.user_id}
-    return services.review.list_changes(flt, offset, limit)
+    return services.review.list_changes(flt, offset, limit, sort)
 
 
 @router.get(
@@ -169,9 +175,14 @@ def get_diffs(
     return services.catalog.diffs(change_ids)
 
 
-@router.post("/batches", response_model=PendingBatchResult, responses=responses(400, 401, 403))
+@router.post("/batches", response_model=PendingBatchResult, responses=responses(400, 401, 403, 409))
 def process_batch(body: PendingBatchRequest, key: ApiKey, services: Svc) -> PendingBatchResult:
-    """Approve and/or reject pending changes; all or nothing."""
+    """Approve and/or reject pending changes; all or nothing.
+
+    Under a quorum policy (``MODELREF_APPROVAL_POLICY``) an approval below a change's quorum
+    is recorded and listed in ``approvals_recorded`` (the change stays pending); approving a
+    change one already approved answers 409 (``duplicate_approval``).
+    """
     if not body.approved_ids and not body.rejected_ids:
         raise RequestRejected(400, "Provide at least one positive change id to approve or reject.")
     if body.rejected_ids and not body.reject_reason:

@@ -103,7 +103,9 @@ class LocalBackend:
 
     # ------------------------------------------------------------------ queue reads
     def list_changes(self, query: QueueQuery, offset: int, limit: int) -> Json:
-        result = self.reader().review.list_changes(_filter(query), offset=offset, limit=limit)
+        result = self.reader().review.list_changes(
+            _filter(query), offset=offset, limit=limit, sort=query.sort
+        )
         return wire.page(result)
 
     def get_change(self, change_id: int) -> Json:
@@ -195,6 +197,18 @@ class LocalBackend:
             self.actor(Role.approver)
         reverted = self.services.reservations.scan_stuck_applying()
         return {"reverted": [wire.record(r) for r in reverted], "reverted_count": len(reverted)}
+
+    def revert(self, batch_id: int | None, change_id: int | None) -> Json:
+        actor = self.actor(Role.requestor)
+        reverts = self.services.reverts
+        if batch_id is not None:
+            return reverts.revert_batch(batch_id, actor).wire()
+        if change_id is None:
+            raise UsageProblem("give --batch B or --change N")
+        return reverts.revert_change(change_id, actor).wire()
+
+    def stats(self) -> Json:
+        return self.reader().backlog.stats().model_dump(mode="json")
 
     # ------------------------------------------------------------------ catalog
     def catalog(self, category: str) -> Json:

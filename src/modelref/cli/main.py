@@ -19,6 +19,7 @@ from modelref.cli import (
     checks_cmd,
     db_cmd,
     feed_cmd,
+    governance_cmd,
     keys_cmd,
     options,
     publish_cmd,
@@ -30,7 +31,7 @@ from modelref.cli import (
 )
 from modelref.cli.options import Common
 
-_ = queue_review_cmd  # imported for its commands, which join the ``queue`` group
+_ = (queue_review_cmd, governance_cmd)  # imported for their commands (the ``queue`` group)
 _QUEUE_CHECKS = checks_cmd  # ``queue checks`` (review checks) joins the ``queue`` group too
 _feed = feed_cmd  # imported for its commands, which join the ``catalog`` group
 

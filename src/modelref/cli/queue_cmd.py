@@ -5,6 +5,7 @@ The review and apply commands live in :mod:`modelref.cli.queue_review_cmd`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -50,6 +51,8 @@ RequestedBy = Annotated[
     list[str] | None,
     typer.Option("--requested-by", metavar="ID", help="Requester user id (repeatable)."),
 ]
+#: ``--sort`` value -> the API's ``sort``.
+SORTS = {"id": "change_id", "age": "age", "newest": "-age"}
 
 
 def query_of(
@@ -82,9 +85,14 @@ def list_changes(
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="Batch id.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="Page size.")] = 50,
     offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many.")] = 0,
+    sort: Annotated[
+        str, typer.Option("--sort", help="id (default), age (oldest first) or newest.")
+    ] = "id",
 ) -> None:
     """List changes as a table (id, status, model, requester, age, batch, stale/conflict)."""
-    query = query_of(status, category, model, requested_by, batch)
+    if sort not in SORTS:
+        raise UsageProblem(f"--sort: expected id, age or newest, got {sort!r}")
+    query = replace(query_of(status, category, model, requested_by, batch), sort=SORTS[sort])
     page = cli.backend.list_changes(query, offset, limit)
     items = page.get("items", [])
     marks: dict[int, str] = {}

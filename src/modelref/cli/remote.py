@@ -2,7 +2,8 @@
 
 Paths and shapes are those of http-api.md (header ``apikey``; queue endpoints under
 ``/api/model_references/v2/pending_queue``), plus modelref's additive ones: ``force`` in apply
-bodies and ``POST .../changes/{id}/withdraw``. Non-2xx answers become the domain error they
+bodies, ``sort`` on listings, ``POST .../changes/{id}/withdraw``, ``POST .../revert`` and
+``GET .../stats``. Non-2xx answers become the domain error they
 stand for (:func:`modelref.http_status.error_from_wire`), exactly as local mode raises them.
 """
 
@@ -91,6 +92,8 @@ class RemoteBackend:
             params["requested_by"] = query.requested_by
         if query.batch_id is not None:
             params["batch_id"] = query.batch_id
+        if query.sort != "change_id":
+            params["sort"] = query.sort
         result: Json = self._call("GET", f"{QUEUE}/changes", params=params)
         return result
 
@@ -180,6 +183,20 @@ class RemoteBackend:
 
     def recover(self) -> Json:
         raise self._local_only("queue recover")
+
+    def revert(self, batch_id: int | None, change_id: int | None) -> Json:
+        if batch_id is not None:
+            path = f"{QUEUE}/batches/{batch_id}/revert"
+        elif change_id is not None:
+            path = f"{QUEUE}/changes/{change_id}/revert"
+        else:
+            raise UsageProblem("give --batch B or --change N")
+        result: Json = self._call("POST", path)
+        return result
+
+    def stats(self) -> Json:
+        result: Json = self._call("GET", f"{QUEUE}/stats")
+        return result
 
     # ------------------------------------------------------------------ catalog
     def catalog(self, category: str) -> Json:

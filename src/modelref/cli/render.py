@@ -67,7 +67,7 @@ def changes_table(console: Console, page: Json, marks: dict[int, str] | None = N
             escape(item.get("requested_username") or item["requested_by"]),
             age(item.get("requested_at")),
             str(item["batch_id"]) if item.get("batch_id") is not None else "-",
-            marks.get(cid, ""),
+            " ".join(m for m in (marks.get(cid, ""), _approvals(item)) if m),
         )
     console.print(table)
     shown = len(page.get("items", []))
@@ -156,6 +156,16 @@ def diff_page(console: Console, page: Json) -> None:
         console.print(f"[red]change {err.get('change_id')}: {escape(str(err.get('error')))}[/]")
 
 
+def _approvals(item: Json) -> str:
+    """``2/2 approvals`` for a change approved under a quorum policy (fresh ones only)."""
+    needed = item.get("approvals_required")
+    if not needed or item.get("status") not in ("pending", "approved"):
+        return ""
+    fresh = {a["approved_by"] for a in item.get("approvals") or [] if not a.get("stale")}
+    fresh.discard(item.get("requested_by"))
+    return f"{len(fresh)}/{needed} approvals"
+
+
 def batch_result(console: Console, result: Json) -> None:
     """``queue approve`` / ``queue reject``."""
     title = escape(result.get("batch_title") or "")
@@ -164,6 +174,11 @@ def batch_result(console: Console, result: Json) -> None:
     if approved:
         ids = ", ".join(f"#{c}" for c in approved)
         console.print(f"[cyan]approved[/] {ids} in batch {result.get('batch_id')} ({title!r})")
+    for rec in result.get("approvals_recorded") or []:
+        console.print(
+            f"[yellow]approval recorded[/] for #{rec['change_id']} "
+            f"({_approvals(rec)}; status {rec['status']})"
+        )
     if rejected:
         console.print(f"[red]rejected[/] {', '.join(f'#{c}' for c in rejected)}")
 

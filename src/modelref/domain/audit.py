@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from modelref.domain import diff as diffing
+from modelref.domain import quorum
 from modelref.domain.canonical import canonical_json
-from modelref.domain.queue_models import PendingChangeRecord, PendingChangeStatus
+from modelref.domain.queue_models import ChangeApproval, PendingChangeRecord, PendingChangeStatus
 from modelref.domain.transitions import Action
 
 GENESIS_HASH = "0" * 64
@@ -68,9 +69,9 @@ class NewEvent:
     username: str | None
     payload: dict[str, Any] = field(default_factory=dict)
 
-    def chained(self, event_id: int, prev_hash: str) -> tuple[AuditEvent, str]:
-        """This event as the log's ``event_id``-th entry after ``prev_hash``, and its payload
-        as canonical JSON (serialized once: for the hash and for the stored column)."""
+    def chained(self, event_id: int, prev_hash: str) -> AuditEvent:
+        """This event as the log's ``event_id``-th entry after ``prev_hash`` (the body is
+        serialized canonically once, the payload spliced in, for the hash)."""
         payload_json = canonical_json(self.payload)
         values = {**self.__dict__, "event_id": event_id}
         body = ",".join(
@@ -79,8 +80,7 @@ class NewEvent:
         )
         digest = hashlib.sha256(prev_hash.encode("ascii"))
         digest.update(("{" + body + "}").encode("utf-8"))
-        event = AuditEvent(prev_hash=prev_hash, hash=digest.hexdigest(), **values)
-        return event, payload_json
+        return AuditEvent(prev_hash=prev_hash, hash=digest.hexdigest(), **values)
 
 
 def chain_hash(prev_hash: str, event: AuditEvent) -> str:
@@ -144,7 +144,12 @@ def fold(
             "approved_by": ev.logical_user_id,
             "approved_username": ev.username,
             "approved_at": ev.timestamp,
+            **_approval(record, ev, data),
         }
+    elif action is Action.endorse:
+        update |= _approval(record, ev, data)
+    elif action is Action.approvals_stale:
+        update |= {"approvals": quorum.staled(record.approvals)}
     elif action in (Action.reject, Action.withdraw):
         update |= {
             "status": PendingChangeStatus.REJECTED,
@@ -172,6 +177,29 @@ def fold(
             "applied_job_id": data["job_id"],
         }
     return record.model_copy(update=update)
+
+
+def _approval(record: PendingChangeRecord, ev: AuditEvent, data: dict[str, Any]) -> dict[str, Any]:
+    """What an approve/endorse event under a quorum policy adds: the approval (and a new base).
+
+    ``approvals_required`` marks a quorum policy's event; ``base_hash`` present means the
+    approver approved against a newer live record, so every earlier approval went stale.
+    """
+    if "approvals_required" not in data:
+        return {}
+    approvals = list(record.approvals or [])
+    update: dict[str, Any] = {}
+    if "base_hash" in data:
+        approvals = quorum.staled(approvals)
+        update["base_hash"] = data["base_hash"]
+    approvals.append(
+        ChangeApproval(
+            approved_by=ev.logical_user_id or "",
+            approved_username=ev.username or "",
+            approved_at=ev.timestamp,
+        )
+    )
+    return {**update, "approvals": approvals, "approvals_required": data["approvals_required"]}
 
 
 def replay_queue(events: Iterable[AuditEvent]) -> dict[int, PendingChangeRecord]:

@@ -6,6 +6,8 @@
     ├── InvalidTransition        the change is not in a state that allows the action
     ├── Conflict                 the action collides with concurrent work or the catalog
     │   ├── StaleChange          the live record moved since the change was proposed
+    │   │   └── StaleApproval    the approvals of an approved change went stale
+    │   ├── DuplicateApproval    this approver's approval of the change is already counted
     │   └── ReservationConflict  another apply job holds the change
     ├── PermissionDenied         valid identity without the needed role (or two-person rule)
     ├── AuthenticationFailed     missing or unknown key
@@ -63,6 +65,18 @@ class StaleChange(Conflict):
     """The live record moved since the change was proposed."""
 
     code = "stale_change"
+
+
+class StaleApproval(StaleChange):
+    """An approved change's fresh approvals fell below its quorum (its base moved)."""
+
+    code = "stale_approval"
+
+
+class DuplicateApproval(Conflict):
+    """The approver already approved this change and that approval still counts."""
+
+    code = "duplicate_approval"
 
 
 class ReservationConflict(Conflict):

@@ -44,6 +44,22 @@ class PendingChangeStatus(StrEnum):
     REJECTED = "rejected"
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class ChangeApproval(BaseModel):
+    """modelref extension: one approver's approval of a change under a quorum policy."""
+
+    approved_by: str
+    approved_username: str
+    approved_at: int
+    stale: bool = Field(
+        default=False,
+        description="The live record moved after this approval: it no longer counts.",
+    )
+
+
 class PendingChangeRecord(BaseModel):
     """One proposed create/update/delete of a model record, and everything decided about it."""
 
@@ -97,6 +113,19 @@ class PendingChangeRecord(BaseModel):
         "(null when the model did not exist). Used to detect stale changes.",
     )
 
+    approvals: list[ChangeApproval] | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="modelref extension (quorum policies only): every approval recorded, "
+        "in order; stale ones no longer count. Omitted when none was recorded.",
+    )
+    approvals_required: int | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="modelref extension (quorum policies only): distinct approvers, never the "
+        "requester, this change needed when it was last approved. Omitted when none was recorded.",
+    )
+
 
 class PendingQueueFilter(BaseModel):
     """Filters for listing or purging queue entries; every given filter must match."""
@@ -115,6 +144,13 @@ class PendingBatchResult(BaseModel):
     batch_title: str
     approved: list[PendingChangeRecord]
     rejected: list[PendingChangeRecord]
+    approvals_recorded: list[PendingChangeRecord] | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="modelref extension (quorum policies only): changes whose approval was "
+        "recorded without moving them (below quorum, or a fresh approval of an approved "
+        "change whose approvals went stale). Omitted when there are none.",
+    )
 
 
 class BatchSplitInfo(BaseModel):

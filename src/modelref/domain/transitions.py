@@ -25,6 +25,11 @@ class Action(StrEnum):
     recover = "recover"
     batch_split = "batch_split"
     purge = "purge"
+    #: An approval recorded without a status move (below quorum, or a fresh approval of an
+    #: approved change whose approvals went stale): no entry in :data:`ALLOWED`.
+    endorse = "endorse"
+    #: The live record a change was based on moved: its approvals no longer count.
+    approvals_stale = "approvals_stale"
 
 
 #: (action, from-status) -> to-status.  Anything absent is refused.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelref import faults, metrics
-from modelref.domain import inputs, payloads, transitions
+from modelref.domain import inputs, payloads, revert, transitions
 from modelref.domain.actors import Actor
 from modelref.domain.audit import NewEvent
 from modelref.domain.canonical import content_hash
@@ -34,9 +34,10 @@ from modelref.domain.errors import (
     StaleChange,
     ValidationFailed,
 )
+from modelref.domain.policy import Policy
 from modelref.domain.queue_models import BatchSplitInfo, PendingChangeRecord, PendingChangeStatus
 from modelref.domain.transitions import Action
-from modelref.service import lifecycle, versions
+from modelref.service import governance, lifecycle, staleness, versions
 from modelref.service.lifecycle import Step
 from modelref.service.reservations import normalize_job_id
 from modelref.settings import Settings
@@ -62,10 +63,13 @@ class ApplyResult:
 class ApplyEngine:
     """Applies approved changes on one database."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, policy: Policy | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.policy = policy or governance.load_policy(settings)
 
     def _step(self, tx: Transaction, actor: Actor) -> Step:
         return Step(tx, actor, self.clock(), self.settings.canonical_format)
@@ -174,12 +178,14 @@ class ApplyEngine:
                 raise ApplyFailed(cid, lost)
             todo.append(record)
         plan = _CatalogPlan(tx.catalog.get_many({_key(r) for r in todo}), step)
+        plan.forced |= staleness.check_fresh(self.policy, todo, force)
         writes = [plan.step(record, force) for record in todo]
         plan.flush()
         faults.point("mid_transaction")
         applied, apply_events = lifecycle.mark_applied(step, todo, plan.forced, emit=False)
         # Per change: its catalog event, then its queue "apply" event.
         tx.audit.append([e for pair in zip(writes, apply_events, strict=True) for e in pair])
+        staleness.mark_stale(step, self.policy, plan.hashes(), {r.change_id for r in todo})
         done = {r.change_id: r for r in applied}
         result = ApplyResult(job_id=job, applied=[done.get(cid) or found[cid] for cid in ids])
         for batch_id in dict.fromkeys(r.batch_id for r in todo if r.batch_id is not None):
@@ -225,6 +231,7 @@ class _CatalogPlan:
             raise Conflict(f"Model '{name}' already exists in category '{category}'.")
         if op is not AuditOperation.CREATE and current is None:
             raise Conflict(f"Model '{name}' no longer exists in category '{category}'.")
+        forced = (stale and force) or record.change_id in self.forced
         if stale and not force:
             raise StaleChange(
                 f"Change {record.change_id} is stale: '{name}' in '{category}' changed since it "
@@ -232,8 +239,11 @@ class _CatalogPlan:
             )
         before = current.record if current is not None else None
         after: dict[str, Any] | None = None
+        position: dict[str, int] = {}
         if op is AuditOperation.DELETE:
             self.state[key] = None
+            if current is not None and current.position > 0:
+                position = {"position": current.position}  # so a revert puts it back there
         else:
             if record.payload is None:
                 raise ValidationFailed(
@@ -246,11 +256,14 @@ class _CatalogPlan:
                 record.request_metadata,
                 current.extras if current is not None else None,
             )
-            after = _with_metadata(payload, before, self.step_.now)
+            restore = revert.is_restore(record.request_metadata)
+            # A revert writes the old record back exactly; any other write is a new edit.
+            after = payload if restore else _with_metadata(payload, before, self.step_.now)
             digest = content_hash(after)
             assert digest is not None
-            self.state[key] = CatalogRow(category, name, after, digest, extras or None)
-        if stale and force:
+            at = revert.restore_position(record.request_metadata) if current is None else None
+            self.state[key] = CatalogRow(category, name, after, digest, extras or None, at or 0)
+        if forced:
             self.forced.add(record.change_id)
         self.dirty[key] = None
         per_op = self.counts.setdefault(category, {})
@@ -269,8 +282,15 @@ class _CatalogPlan:
             job_id=record.applied_job_id,
             logical_user_id=actor.user_id,
             username=actor.username,
-            payload={"before": before, "after": after, "forced": bool(stale and force)},
+            payload={"before": before, "after": after, "forced": bool(forced), **position},
         )
+
+    def hashes(self) -> dict[tuple[str, str], str | None]:
+        """The content hash every touched record now has (None: deleted)."""
+        return {
+            key: row.content_hash if (row := self.state[key]) is not None else None
+            for key in self.dirty
+        }
 
     def flush(self) -> None:
         """Write the final state of every touched record and bump each category once."""

@@ -1,6 +1,6 @@
-"""What a serving process runs beside its requests: the read-cache refresher, the lease reaper,
-the outbox workers and (on PostgreSQL) the catalog watcher that refreshes the read cache on
-other instances' writes.
+"""What a serving process runs beside its requests: the read-cache refresher, the reaper
+(expired leases, expired proposals), the outbox workers and (on PostgreSQL) the catalog watcher
+that refreshes the read cache on other instances' writes.
 
 Whoever serves the app starts it (the ASGI lifespan of :func:`modelref.api.app.create_app`),
 so every serving process recovers expired reservations and works the outbox; ``modelref
@@ -22,7 +22,9 @@ class Background:
         settings = services.settings
         # Sweep often enough that an expired lease is recovered within about a quarter of it.
         interval = min(settings.reaper_interval, max(0.5, settings.apply_lease_seconds / 4))
-        self.reaper = LeaseReaper(services.reservations, interval=interval)
+        self.reaper = LeaseReaper(
+            services.reservations, interval=interval, backlog=services.backlog
+        )
         #: PostgreSQL: refresh the read cache the moment another instance writes the catalog.
         self.watcher = (
             CatalogWatcher(services.db.url, services.read_cache)

@@ -14,6 +14,7 @@ from modelref.domain.clock import Clock, system_clock
 from modelref.service.apply import ApplyEngine
 from modelref.service.audit import AuditService
 from modelref.service.auth import Authenticator, LocalKeys, build_authenticator
+from modelref.service.backlog import Backlog
 from modelref.service.catalog import CatalogService
 from modelref.service.catalog_io import CatalogFiles
 from modelref.service.checks.runner import CheckRunner
@@ -21,11 +22,13 @@ from modelref.service.checks.service import ReviewChecks
 from modelref.service.checks.steps import JOB_KIND as CHECK_JOB
 from modelref.service.feed import CatalogFeed
 from modelref.service.gitpublish import GitPublisher
+from modelref.service.governance import Governance, load_policy
 from modelref.service.history import HistoryService
 from modelref.service.outbox import Handler, Outbox, Worker, WorkerPool
 from modelref.service.publish import Publisher
 from modelref.service.read_cache import ReadCache
 from modelref.service.reservations import Reservations
+from modelref.service.revert import Reverts
 from modelref.service.review import ReviewService
 from modelref.service.versions import ensure_baseline
 from modelref.service.webhooks import Webhooks
@@ -66,6 +69,11 @@ class Services:
     feed: CatalogFeed
     webhooks: Webhooks
     git: GitPublisher | None
+    #: The approval policy's read side (who approved, what a change still needs).
+    governance: Governance
+    reverts: Reverts
+    #: Proposal expiry (run by the reaper) and queue statistics.
+    backlog: Backlog
 
     @classmethod
     def open(
@@ -77,6 +85,8 @@ class Services:
             settings.database_url,
             timeout=settings.db_timeout,
             connect_timeout=settings.db_connect_timeout,
+            # Under the upstream policy no approval is recorded, so reads do not look for any.
+            approvals=load_policy(settings).quorum,
         )
         migrate.upgrade(db)
         services = cls.build(db, settings, clock or system_clock)
@@ -98,6 +108,8 @@ class Services:
         handlers: dict[str, Handler] = {}
         handlers[CHECK_JOB] = CheckRunner(db, settings, clock)  # review checks
         lease = settings.outbox_lease_seconds
+        policy = load_policy(settings)  # a bad policy file stops the start here
+        review = ReviewService(db, settings, clock, policy)
         workers = WorkerPool(
             lambda _i: Worker(db, clock, handlers, lease_seconds=lease),
             settings.outbox_workers,
@@ -115,9 +127,9 @@ class Services:
             settings=settings,
             db=db,
             clock=clock,
-            review=ReviewService(db, settings, clock),
+            review=review,
             reservations=Reservations(db, settings, clock),
-            apply=ApplyEngine(db, settings, clock),
+            apply=ApplyEngine(db, settings, clock, policy),
             catalog=catalog,
             files=CatalogFiles(db, catalog, clock),
             audit=AuditService(db),
@@ -133,6 +145,9 @@ class Services:
             feed=feed,
             webhooks=webhooks,
             git=git,
+            governance=Governance(db, policy),
+            reverts=Reverts(db, review),
+            backlog=Backlog(db, settings, clock),
         )
         db.on_commit(services._jobs_queued)
         return services

@@ -117,6 +117,8 @@ _LABELS = {
     Action.recover.value: "recovered after a crash",
     Action.batch_split.value: "moved to a new batch",
     Action.purge.value: "purged",
+    Action.endorse.value: "approval recorded",
+    Action.approvals_stale.value: "approvals went stale",
 }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelref.domain import inputs, payloads, records, text_variants
+from modelref.domain import inputs, payloads, records, revert, text_variants
 from modelref.domain.actors import Actor
 from modelref.domain.categories import AuditOperation, Category, parse_category
 from modelref.domain.clock import Clock
@@ -22,6 +22,7 @@ from modelref.domain.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from modelref.domain.policy import Policy
 from modelref.domain.queue_models import (
     PendingBatchResult,
     PendingChangeRecord,
@@ -30,10 +31,11 @@ from modelref.domain.queue_models import (
     PendingQueuePage,
 )
 from modelref.domain.transitions import PURGEABLE, Action
-from modelref.service import checks, lifecycle
+from modelref.service import checks, governance, lifecycle, quorum
 from modelref.service.lifecycle import Step
 from modelref.settings import Settings
 from modelref.store.database import Database
+from modelref.store.queue import SORTS
 from modelref.store.unit_of_work import Transaction
 
 log = logging.getLogger("modelref.review")
@@ -56,10 +58,14 @@ class Proposal:
 class ReviewService:
     """The review queue over one database (SQLite file or PostgreSQL)."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, policy: Policy | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        #: The approval policy (``MODELREF_APPROVAL_POLICY``); upstream's unless configured.
+        self.policy = policy or governance.load_policy(settings)
 
     @property
     def domain(self) -> str:
@@ -124,17 +130,21 @@ class ReviewService:
         queue_filter: PendingQueueFilter | None = None,
         offset: int = 0,
         limit: int | None = None,
+        sort: str = "change_id",
     ) -> PendingQueuePage:
-        """Matches ordered by change id; ``total`` counts all matches before paging."""
+        """Matches ordered by change id (or ``sort``: ``age`` oldest first, ``-age`` newest
+        first); ``total`` counts all matches before paging."""
         if not 0 <= offset <= inputs.MAX_OFFSET:
             raise ValidationFailed(f"offset: must be between 0 and {inputs.MAX_OFFSET}")
         if limit is not None and limit < 1:
             raise ValidationFailed("limit: must be >= 1")
+        if sort not in SORTS:
+            raise ValidationFailed(f"sort: expected one of {', '.join(SORTS)}, got {sort!r}")
         flt = _checked(queue_filter)
         if flt is None:  # a filter no change can match (an id beyond any that can exist)
             return PendingQueuePage(items=[], total=0, offset=offset, limit=limit)
         with self.db.read() as tx:
-            items, total = tx.queue.page(flt, offset, limit)
+            items, total = tx.queue.page(flt, offset, limit, sort)
         return PendingQueuePage(items=items, total=total, offset=offset, limit=limit)
 
     def counts_by_status(self) -> dict[PendingChangeStatus, int]:
@@ -172,16 +182,10 @@ class ReviewService:
         with self.db.write() as tx:
             step = Step(tx, actor, now, self.domain)
             found = tx.queue.get_many(approve + reject)
-            for cid in approve:
-                rec = _existing(found, cid)
-                if rec.status is not PendingChangeStatus.PENDING:
-                    raise InvalidTransition(
-                        f"Change {cid} is not pending (status={rec.status.value})."
-                    )
-                if self.settings.two_person_rule and rec.requested_by == actor.user_id:
-                    raise PermissionDenied(
-                        f"Change {cid}: you cannot approve your own change (two-person rule)."
-                    )
+            gate = quorum.gate(
+                step, self.policy, found, approve, two_person_rule=self.settings.two_person_rule
+            )
+            approve = gate.reaching
             for cid in reject:
                 rec = _existing(found, cid)
                 if rec.status not in (PendingChangeStatus.PENDING, PendingChangeStatus.APPROVED):
@@ -195,16 +199,19 @@ class ReviewService:
                 step,
                 [found[cid] for cid in approve],
                 Action.approve,
-                values=lambda _rec: {
+                values=lambda rec: {
                     "batch_id": batch_id,
                     "batch_title": title,
                     "approved_by": actor.user_id,
                     "approved_username": actor.username,
                     "approved_at": now,
+                    **gate.values(rec),
                 },
-                body=lambda _rec: {"batch_id": batch_id, "batch_title": title},
+                body=lambda rec: {"batch_id": batch_id, "batch_title": title, **gate.body(rec)},
                 emit=False,
             )
+            approved = gate.annotate(approved)
+            endorsed, endorse_events = gate.record(step, title)
 
             def reject_batch(rec: PendingChangeRecord) -> int | None:
                 return batch_id if batch_id is not None else rec.batch_id
@@ -228,10 +235,14 @@ class ReviewService:
                 },
                 emit=False,
             )
-            tx.audit.append(approve_events + reject_events)
+            tx.audit.append(approve_events + endorse_events + reject_events)
             tx.after_commit(lambda: _log_decision(actor, batch_id, title, approve, reject))
         return PendingBatchResult(
-            batch_id=batch_id, batch_title=title, approved=approved, rejected=rejected
+            batch_id=batch_id,
+            batch_title=title,
+            approved=approved,
+            rejected=rejected,
+            approvals_recorded=endorsed,
         )
 
     def withdraw_change(
@@ -301,6 +312,7 @@ class ReviewService:
             ]
             tx.audit.append(events)
             tx.queue.delete(removable)
+            tx.approvals.delete(removable)
         return removable
 
 
@@ -322,6 +334,10 @@ def _draft(p: Proposal) -> PendingChangeRecord:
             raise ValidationFailed(f"payload: required for a {op.value} change")
         if payloads.is_legacy(p.request_metadata):
             payload = payloads.check_legacy(cat, p.model_name, payload)
+        elif revert.is_restore(p.request_metadata):
+            # A revert writes an old record back exactly: checked, never normalised.
+            pinned = p.model_name if op is AuditOperation.CREATE else None
+            records.validate_record(cat, payload, name=pinned)
         else:
             # Updates may name the record as the live one does (a few real keys differ
             # from their record's name, e.g. controlnet control_qr_sdxl): checked later.
@@ -365,7 +381,8 @@ def _against_live(tx: Transaction, draft: PendingChangeRecord, now: int) -> Pend
                 f"payload.name: must be {name!r} (the model being updated), "
                 f"got {payload.get('name')!r}"
             )
-        payload = _keep_created(payload, live.record)
+        if not revert.is_restore(draft.request_metadata):
+            payload = _keep_created(payload, live.record)
     if op is AuditOperation.DELETE and live is not None:
         payload = live.record
     return draft.model_copy(

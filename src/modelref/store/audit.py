@@ -54,10 +54,14 @@ class AuditRepository:
         rows = []
         for draft in events:
             prev_id += 1
-            event, payload_json = draft.chained(prev_id, prev_hash)
+            event = draft.chained(prev_id, prev_hash)
             prev_hash = event.hash
             chained.append(event)
-            rows.append({**event.__dict__, "payload": payload_json})
+            # The record's own key order is kept (the chain hashes canonical JSON anyway), so
+            # a before-image read back is the record byte for byte: a revert restores it.
+            rows.append(
+                {**event.__dict__, "payload": json.dumps(event.payload, ensure_ascii=False)}
+            )
         self.conn.execute(_INSERT, rows)
         self.counters.set(HEAD_COUNTER, chained[-1].event_id)
         self.appended.extend(chained)

@@ -161,10 +161,17 @@ class CatalogRepository:
                 select(func.max(R.c.position)).where(R.c.category == category)
             ).scalar()
             base = int(last_position or 0)
+            # A new record goes last; one that names its place (a revert re-creating a
+            # deleted record) goes back there.
             self.conn.execute(
                 insert(R),
                 [
-                    {"category": category, "name": u.name, "position": base + i, **_values(u, now)}
+                    {
+                        "category": category,
+                        "name": u.name,
+                        "position": u.position if u.position > 0 else base + i,
+                        **_values(u, now),
+                    }
                     for i, u in enumerate(fresh, start=1)
                 ],
             )

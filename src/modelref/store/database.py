@@ -52,13 +52,23 @@ def normalize_url(url: str) -> str:
 class Database:
     """One database: an engine plus the two kinds of transaction modelref uses."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        approvals: bool = True,
+    ) -> None:
         """``timeout`` bounds every wait on the database: for the write lock (SQLite busy
         timeout, PostgreSQL lock_timeout), for a statement (statement_timeout), and for a
         pooled connection; ``connect_timeout`` bounds opening one."""
         self.url = normalize_url(url)
         self.timeout = timeout
         self.watchdog: Watchdog | None = None
+        #: Queue reads attach recorded approvals (off under the upstream approval policy,
+        #: which records none: its reads then cost exactly what they did before).
+        self.approvals = approvals
         self._listeners: list[CommitListener] = []
         self._before: list[BeforeCommit] = []
         self._local = threading.local()
@@ -171,7 +181,7 @@ class Database:
                         conn.execute(
                             text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK}
                         )
-                    tx = Transaction(conn, writable=True)
+                    tx = Transaction(conn, writable=True, approvals=self.approvals)
                     yield tx
                     for before in self._before:
                         before(tx)
@@ -190,7 +200,7 @@ class Database:
     def read(self) -> Iterator[Transaction]:
         """A read-only snapshot transaction (never blocks writers on SQLite WAL)."""
         with self._translated(), self.engine.connect() as conn, self._transaction(conn):
-            yield Transaction(conn, writable=False)
+            yield Transaction(conn, writable=False, approvals=self.approvals)
 
     @contextmanager
     def _transaction(self, conn: Connection) -> Iterator[None]:

@@ -19,12 +19,16 @@ from modelref.domain.queue_models import (
     PendingQueueFilter,
 )
 from modelref.domain.transitions import OPEN
+from modelref.store import approvals
 from modelref.store.sql import chunks
 from modelref.store.tables import pending_changes
 
 T = pending_changes
 _JSON_COLUMNS = ("payload", "request_metadata", "related_models")
-_RECORD_FIELDS = tuple(PendingChangeRecord.model_fields)
+#: Record fields stored in the row (approvals live in their own table: see store/approvals).
+_RECORD_FIELDS = tuple(f for f in PendingChangeRecord.model_fields if f in T.c)
+#: ``page`` orders: upstream's (change id), oldest first, newest first.
+SORTS = ("change_id", "age", "-age")
 _OPEN = sorted(s.value for s in OPEN)
 _INSERT = insert(T)
 _GET = select(T).where(T.c.change_id == bindparam("id"))
@@ -36,7 +40,7 @@ def to_row(record: PendingChangeRecord) -> dict[str, Any]:
 
 
 def _row_of(data: dict[str, Any]) -> dict[str, Any]:
-    row = dict(data)
+    row = {key: data.get(key) for key in _RECORD_FIELDS}
     for key in _JSON_COLUMNS:
         if row[key] is not None:
             row[key] = json.dumps(row[key], ensure_ascii=False)
@@ -74,16 +78,20 @@ def _conditions(flt: PendingQueueFilter | None) -> list[ColumnElement[bool]]:
 class QueueRepository:
     """Pending changes of one transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, attach_approvals: bool = True) -> None:
         self.conn = conn
+        self.attach_approvals = attach_approvals
+
+    def _attach(self, records: list[PendingChangeRecord]) -> list[PendingChangeRecord]:
+        return approvals.attach(self.conn, records) if self.attach_approvals else records
 
     def _records(self, query: Any) -> list[PendingChangeRecord]:
-        return [_from_row(r) for r in self.conn.execute(query)]
+        return self._attach([_from_row(r) for r in self.conn.execute(query)])
 
     # ------------------------------------------------------------------ reads
     def get(self, change_id: int) -> PendingChangeRecord | None:
         row = self.conn.execute(_GET, {"id": change_id}).first()
-        return _from_row(row) if row is not None else None
+        return self._attach([_from_row(row)])[0] if row is not None else None
 
     def get_many(self, change_ids: Iterable[int]) -> dict[int, PendingChangeRecord]:
         found: dict[int, PendingChangeRecord] = {}
@@ -93,12 +101,21 @@ class QueueRepository:
         return found
 
     def page(
-        self, flt: PendingQueueFilter | None, offset: int, limit: int | None
+        self,
+        flt: PendingQueueFilter | None,
+        offset: int,
+        limit: int | None,
+        sort: str = "change_id",
     ) -> tuple[list[PendingChangeRecord], int]:
-        """Matches ordered by change id, and the count of all matches before paging."""
+        """Matches in ``sort`` order (:data:`SORTS`), and the count of all matches."""
         conds = _conditions(flt)
         count_q = select(func.count()).select_from(T).where(*conds)
-        page_q = select(T).where(*conds).order_by(T.c.change_id).offset(offset)
+        order: tuple[Any, ...] = (T.c.change_id,)
+        if sort == "age":
+            order = (T.c.requested_at, T.c.change_id)
+        elif sort == "-age":
+            order = (T.c.requested_at.desc(), T.c.change_id.desc())
+        page_q = select(T).where(*conds).order_by(*order).offset(offset)
         if limit is not None:
             page_q = page_q.limit(limit)
         total = int(self.conn.execute(count_q).scalar_one())
@@ -153,6 +170,35 @@ class QueueRepository:
                     found[key].append(int(row.change_id))
         return found
 
+    def pending_requested_before(self, cutoff: int, limit: int) -> list[PendingChangeRecord]:
+        """Pending changes proposed before ``cutoff``, oldest first (at most ``limit``)."""
+        q = (
+            select(T)
+            .where(T.c.status == PendingChangeStatus.PENDING.value, T.c.requested_at < cutoff)
+            .order_by(T.c.requested_at, T.c.change_id)
+            .limit(limit)
+        )
+        return self._records(q)
+
+    def pending_ages(self) -> tuple[int, list[int], PendingChangeRecord | None]:
+        """(how many are pending, the middle one or two ``requested_at``, the oldest one)."""
+        pending = T.c.status == PendingChangeStatus.PENDING.value
+        total = int(self.conn.execute(select(func.count()).where(pending)).scalar_one())
+        if total == 0:
+            return 0, [], None
+        middle = (
+            select(T.c.requested_at)
+            .where(pending)
+            .order_by(T.c.requested_at, T.c.change_id)
+            .offset((total - 1) // 2)
+            .limit(1 if total % 2 else 2)
+        )
+        times = [int(v) for v in self.conn.execute(middle).scalars()]
+        oldest = self._records(
+            select(T).where(pending).order_by(T.c.requested_at, T.c.change_id).limit(1)
+        )
+        return total, times, oldest[0]
+
     def ids_for_model(self, category: str, model_name: str) -> list[int]:
         """Every change (any status) proposed for one model."""
         q = select(T.c.change_id).where(T.c.category == category, T.c.model_name == model_name)
@@ -182,6 +228,17 @@ class QueueRepository:
             )
             moved += int(result.rowcount)
         return moved
+
+    def touch(self, change_id: int, now: int, *, base_hash: str | None, rebase: bool) -> None:
+        """Bump ``updated_at`` (an approval was recorded); with ``rebase`` set the new base."""
+        values: dict[str, Any] = {"updated_at": now}
+        if rebase:
+            values["base_hash"] = base_hash
+        self.conn.execute(update(T).where(T.c.change_id == change_id).values(**values))
+
+    def touch_many(self, change_ids: Sequence[int], now: int) -> None:
+        for chunk in chunks(change_ids):
+            self.conn.execute(update(T).where(T.c.change_id.in_(chunk)).values(updated_at=now))
 
     def reassign_batch(self, change_ids: Sequence[int], batch_id: int, now: int) -> None:
         for chunk in chunks(change_ids):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
@@ -278,4 +279,20 @@ webhook_subscriptions = Table(
     Column("created_by", String(128), nullable=False),
     Column("created_username", String(256), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+)
+
+#: Approvals recorded under a quorum policy (issue 14): who approved which change and when,
+#: what quorum the change needed then, and whether the approval went stale because the live
+#: record the change was based on moved.
+change_approvals = Table(
+    "change_approvals",
+    metadata,
+    Column("approval_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("change_id", BigInteger, nullable=False),
+    Column("approved_by", String(128), nullable=False),
+    Column("approved_username", String(256), nullable=False),
+    Column("approved_at", BigInteger, nullable=False),
+    Column("required", Integer, nullable=False),
+    Column("stale", Boolean, nullable=False),
+    Index("ix_change_approvals_change_id", "change_id", "approval_id"),
 )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
+from modelref.store.approvals import ApprovalRepository
 from modelref.store.audit import AuditRepository
 from modelref.store.catalog import CatalogRepository
 from modelref.store.checks import ChecksRepository
@@ -23,18 +24,20 @@ from modelref.store.webhooks import WebhookRepository
 
 
 class Transaction:
-    """The unit of work: ``queue``, ``catalog``, ``audit``, ``outbox``, ``counters``, ``keys``."""
+    """The unit of work: ``queue``, ``catalog``, ``audit``, ``outbox``, ``counters``, ``keys``,
+    ``approvals``."""
 
-    def __init__(self, conn: Connection, *, writable: bool) -> None:
+    def __init__(self, conn: Connection, *, writable: bool, approvals: bool = True) -> None:
         self.conn = conn
         self.writable = writable
         #: Categories whose catalog rows this transaction wrote.
         self.changed_categories: set[str] = set()
         self.counters = Counters(conn)
-        self.queue = QueueRepository(conn)
+        self.queue = QueueRepository(conn, attach_approvals=approvals)
         self.catalog = CatalogRepository(conn, self.changed_categories)
         self.audit = AuditRepository(conn, self.counters)
         self.keys = KeyRepository(conn)
+        self.approvals = ApprovalRepository(conn, self.counters)
         #: Kinds of outbox jobs this transaction queued (workers are woken after commit).
         self.queued_jobs: set[str] = set()
         self.outbox = OutboxRepository(conn, self.counters, self.queued_jobs)

@@ -12,7 +12,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from modelref.service.container import Services
-from modelref.web import routes_auth, routes_batches, routes_catalog, routes_checks, routes_queue
+from modelref.web import (
+    governance,
+    routes_auth,
+    routes_batches,
+    routes_catalog,
+    routes_checks,
+    routes_queue,
+)
 from modelref.web.context import WebContext, build_env
 from modelref.web.session import SessionSigner, load_secret
 
@@ -30,7 +37,14 @@ def mount(app: FastAPI, services: Services) -> None:
         env=build_env(),
     )
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
-    for module in (routes_auth, routes_queue, routes_batches, routes_catalog, routes_checks):
+    for module in (
+        routes_auth,
+        routes_queue,
+        routes_batches,
+        routes_catalog,
+        routes_checks,
+        governance,
+    ):
         app.include_router(module.router, include_in_schema=False)
     app.include_router(routes_auth.fallback, include_in_schema=False)
 

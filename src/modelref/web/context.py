@@ -53,6 +53,8 @@ NOTICES = {
     "withdrawn": "You withdrew this change.",
     "proposed": "Your change is queued for review.",
     "applied": "Batch applied: the catalog now holds these records.",
+    "endorsed": "Your approval is recorded; the change needs more approvers before it moves.",
+    "reverted": "The revert is queued as your proposal: it is reviewed like any change.",
     "signed-out": "You are signed out.",
 }
 

@@ -55,6 +55,8 @@ def batch_page(
         "diffs": diff_map(ctx, [c.change_id for c in items]),
         "approved_count": sum(c.status is PendingChangeStatus.APPROVED for c in items),
         "applied_count": sum(c.status is PendingChangeStatus.APPLIED for c in items),
+        "can_revert": session.identity.has(Role.requestor)
+        and any(c.status is PendingChangeStatus.APPLIED for c in items),
         "failure": failure,
     }
     return ctx.render(request, "batch.html", data, session=session, nav="apply")

@@ -22,6 +22,7 @@ from modelref.domain.queue_models import (
 )
 from modelref.service.auth import Role
 from modelref.web import diffview, routes_checks
+from modelref.web import governance as gov
 from modelref.web.context import (
     Form,
     UIRoute,
@@ -40,6 +41,8 @@ PAGE_SIZE = 25
 #: Highest page number honoured (beyond it the offset leaves every engine's integer range).
 PAGE_LIMIT = 10**6
 STATUSES = [s.value for s in PendingChangeStatus]
+#: ``?sort=`` of the queue page -> the listing's order (default: by change id).
+SORTS = {"age": "age", "newest": "-age"}
 _FIELD_LABELS = {"batch_title": "Batch title", "reject_reason": "Reject reason"}
 
 
@@ -68,6 +71,7 @@ def read_filters(params: Mapping[str, str]) -> dict[str, str]:
         "category": category if category in Category.__members__ else "",
         "requester": params.get("requester", "").strip(),
         "model": params.get("model", "").strip(),
+        "sort": params.get("sort", "") if params.get("sort", "") in SORTS else "",
     }
 
 
@@ -104,7 +108,11 @@ def queue_page(
 ) -> HTMLResponse:
     filters = read_filters(params)
     page = max(1, _int(params.get("page"), 1))
-    result = ctx.services.review.list_changes(to_filter(filters), (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    order = SORTS.get(filters["sort"], "change_id")
+    result = ctx.services.review.list_changes(
+        to_filter(filters), (page - 1) * PAGE_SIZE, PAGE_SIZE, order
+    )
+    ids = [c.change_id for c in result.items]
     first = (page - 1) * PAGE_SIZE + 1
     data = {
         "filters": filters,
@@ -114,7 +122,10 @@ def queue_page(
         "total": result.total,
         "first": first,
         "last": first + len(result.items) - 1,
-        "diffs": diff_map(ctx, [c.change_id for c in result.items]),
+        "diffs": diff_map(ctx, ids),
+        "ages": gov.ages(result.items, ctx.services.clock()),
+        "standings": ctx.services.governance.standings(ids),
+        "sort_urls": {s: _queue_url({**filters, "sort": s}, 1) for s in ("", *SORTS)},
         "review": review or Review(),
         "selected": set(selected),
         "back": _queue_url(filters, page),
@@ -192,7 +203,8 @@ def _after_review(result: PendingBatchResult, back: str) -> Response:
     if result.approved and result.batch_id is not None:
         return see_other(f"/ui/batches/{result.batch_id}?notice=approved")
     sep = "&" if "?" in back else "?"
-    return see_other(f"{back}{sep}notice=rejected")
+    notice = "endorsed" if result.approvals_recorded and not result.rejected else "rejected"
+    return see_other(f"{back}{sep}notice={notice}")
 
 
 @router.post("/ui/review", response_class=HTMLResponse)
@@ -239,6 +251,9 @@ def change_page(
     me = session.identity
     legacy = payloads.is_legacy(change.request_metadata)
     shown = diffview.comparable(diff, legacy=legacy) if diff else None
+    approvals = gov.approvals_view(
+        change, ctx.services.governance.standings([change_id]).get(change_id)
+    )
     data = {
         "change": change,
         "diff": diff,
@@ -252,6 +267,10 @@ def change_page(
         "record_exists": bool(diff and diff.current_state is not None),
         "can_review": me.has(Role.approver)
         and change.status in (PendingChangeStatus.PENDING, PendingChangeStatus.APPROVED),
+        "can_approve": change.status is PendingChangeStatus.PENDING
+        or (approvals is not None and approvals.approvable),
+        "approvals": approvals,
+        "can_revert": me.has(Role.requestor) and change.status is PendingChangeStatus.APPLIED,
         "can_withdraw": change.requested_by == me.user_id
         and change.status is PendingChangeStatus.PENDING,
         "review": review or Review(),

@@ -1,7 +1,7 @@
 """Catalog versions, their change journal, and webhook subscriptions.
 
 Revision ID: 0030
-Revises: 0010
+Revises: 0020
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0010"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
