@@ -181,7 +181,8 @@ def process_batch(body: PendingBatchRequest, key: ApiKey, services: Svc) -> Pend
 
     Under a quorum policy (``MODELREF_APPROVAL_POLICY``) an approval below a change's quorum
     is recorded and listed in ``approvals_recorded`` (the change stays pending); approving a
-    change one already approved answers 409 (``duplicate_approval``).
+    change one already approved answers 409 (``duplicate_approval``), and approving a change
+    whose review checks found errors answers 409 (``checks_failed``) unless ``override_checks``.
     """
     if not body.approved_ids and not body.rejected_ids:
         raise RequestRejected(400, "Provide at least one positive change id to approve or reject.")
@@ -195,6 +196,7 @@ def process_batch(body: PendingBatchRequest, key: ApiKey, services: Svc) -> Pend
         approved_ids=body.approved_ids,
         rejected_ids=body.rejected_ids,
         reject_reason=body.reject_reason,
+        override_checks=body.override_checks,
     )
 
 

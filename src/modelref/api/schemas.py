@@ -49,6 +49,11 @@ class PendingBatchRequest(BaseModel):
     approved_ids: list[int] | None = Field(default=None, max_length=MAX_IDS)
     rejected_ids: list[int] | None = Field(default=None, max_length=MAX_IDS)
     reject_reason: str | None = Field(default=None, max_length=500)
+    override_checks: bool = Field(
+        default=False,
+        description="modelref: under a quorum policy, approve changes whose review checks "
+        "found errors anyway (each approval event records the overridden findings)",
+    )
 
     @field_validator("batch_title")
     @classmethod

@@ -63,6 +63,7 @@ class Backend(Protocol):
         approved: list[int],
         rejected: list[int],
         reason: str | None,
+        override_checks: bool = False,
     ) -> Json: ...
     def withdraw(self, change_id: int) -> Json: ...
     def apply(

@@ -140,7 +140,12 @@ class LocalBackend:
         return wire.record(record, omit_nulls=True)
 
     def review(
-        self, title: str, approved: list[int], rejected: list[int], reason: str | None
+        self,
+        title: str,
+        approved: list[int],
+        rejected: list[int],
+        reason: str | None,
+        override_checks: bool = False,
     ) -> Json:
         actor = self.actor(Role.approver)
         result = self.services.review.process_batch(
@@ -150,6 +155,7 @@ class LocalBackend:
             approved_ids=approved or None,
             rejected_ids=rejected or None,
             reject_reason=reason,
+            override_checks=override_checks,
         )
         return wire.batch(result)
 

@@ -34,9 +34,18 @@ def approve(
     title: Annotated[
         str, typer.Option("--title", metavar="TEXT", help="Batch title (1-120 characters).")
     ],
+    override_checks: Annotated[
+        bool,
+        typer.Option(
+            "--override-checks",
+            help="Under a quorum policy, approve even though review checks found errors "
+            "(recorded in the audit log).",
+        ),
+    ] = False,
 ) -> None:
     """Approve pending changes into the open batch (two-person rule: not your own)."""
-    result = cli.backend.review(title, list(dict.fromkeys(change_ids)), [], None)
+    ids = list(dict.fromkeys(change_ids))
+    result = cli.backend.review(title, ids, [], None, override_checks=override_checks)
     cli.out.result(result, render.batch_result, short=str(result.get("batch_id")))
 
 

@@ -129,9 +129,16 @@ class RemoteBackend:
         return result
 
     def review(
-        self, title: str, approved: list[int], rejected: list[int], reason: str | None
+        self,
+        title: str,
+        approved: list[int],
+        rejected: list[int],
+        reason: str | None,
+        override_checks: bool = False,
     ) -> Json:
         body: Json = {"batch_title": title}
+        if override_checks:
+            body["override_checks"] = True
         if approved:
             body["approved_ids"] = approved
         if rejected:

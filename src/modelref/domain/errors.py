@@ -8,6 +8,7 @@
     │   ├── StaleChange          the live record moved since the change was proposed
     │   │   └── StaleApproval    the approvals of an approved change went stale
     │   ├── DuplicateApproval    this approver's approval of the change is already counted
+    │   ├── ChecksFailed         review checks found errors; a strict policy wants an override
     │   └── ReservationConflict  another apply job holds the change
     ├── PermissionDenied         valid identity without the needed role (or two-person rule)
     ├── AuthenticationFailed     missing or unknown key
@@ -77,6 +78,13 @@ class DuplicateApproval(Conflict):
     """The approver already approved this change and that approval still counts."""
 
     code = "duplicate_approval"
+
+
+class ChecksFailed(Conflict):
+    """Review checks found errors in the change; under a quorum policy an approval needs an
+    explicit override (recorded in the audit event)."""
+
+    code = "checks_failed"
 
 
 class ReservationConflict(Conflict):

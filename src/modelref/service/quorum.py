@@ -13,16 +13,22 @@ makes every earlier approval stale.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from modelref.domain import quorum, transitions
 from modelref.domain.audit import NewEvent
-from modelref.domain.errors import DuplicateApproval, InvalidTransition, PermissionDenied
+from modelref.domain.checks import Finding
+from modelref.domain.errors import (
+    ChecksFailed,
+    DuplicateApproval,
+    InvalidTransition,
+    PermissionDenied,
+)
 from modelref.domain.policy import Policy
 from modelref.domain.queue_models import ChangeApproval, PendingChangeRecord, PendingChangeStatus
 from modelref.domain.transitions import Action
-from modelref.service import governance, lifecycle
+from modelref.service import checks, governance, lifecycle
 from modelref.service.lifecycle import Step
 from modelref.store.catalog import CatalogRow
 
@@ -39,6 +45,8 @@ class Verdict:
     fresh: int  # approvals that count, this one included
     rebase: bool
     live_hash: str | None
+    #: Error findings of the review checks this approval overrode (a strict policy's rule).
+    overridden: tuple[str, ...] = ()
 
     @property
     def reaches(self) -> bool:
@@ -50,6 +58,8 @@ class Verdict:
         body: dict[str, Any] = {"approvals_required": self.required, "fresh_approvals": self.fresh}
         if self.rebase:
             body["base_hash"] = self.live_hash
+        if self.overridden:
+            body["checks_overridden"] = list(self.overridden)
         return body
 
     def values(self) -> dict[str, Any]:
@@ -110,9 +120,11 @@ def gate(
     change_ids: Sequence[int],
     *,
     two_person_rule: bool,
+    override_checks: bool = False,
 ) -> Gate:
     """Check the approval of each of ``change_ids`` (in order) by ``step.actor``; raise on
-    the first refusal."""
+    the first refusal. Under a quorum policy a change whose review checks found errors needs
+    ``override_checks``, which its approval event records."""
     keys = {(r.category.value, r.model_name) for r in found.values()}
     live = step.tx.catalog.get_many(keys) if policy.quorum else {}
     records: list[PendingChangeRecord] = []
@@ -124,7 +136,11 @@ def gate(
         records.append(rec)
         if policy.quorum:
             row = live.get((rec.category.value, rec.model_name))
-            checked[cid] = verdict(step, policy, rec, row, two_person_rule=two_person_rule)
+            checked[cid] = _checked(
+                verdict(step, policy, rec, row, two_person_rule=two_person_rule),
+                checks.blocking_errors(step.tx, cid),
+                override_checks,
+            )
             continue
         if rec.status is not S.PENDING:
             raise InvalidTransition(transitions.refusal(Action.approve, rec.status, cid))
@@ -133,6 +149,21 @@ def gate(
                 f"Change {cid}: you cannot approve your own change (two-person rule)."
             )
     return Gate(records, checked if policy.quorum else None)
+
+
+def _checked(v: Verdict, errors: Sequence[Finding], override: bool) -> Verdict:
+    """The verdict, refused when the change's checks found errors and nobody overrode them."""
+    if not errors:
+        return v
+    messages = tuple(f"{f.field}: {f.message}" if f.field else f.message for f in errors)
+    if not override:
+        cid = v.record.change_id
+        raise ChecksFailed(
+            f"Change {cid}: review checks found {len(errors)} error(s) "
+            f"({'; '.join(messages[:3])}); approving it under this policy needs an explicit "
+            "override (override_checks), which the audit log records."
+        )
+    return replace(v, overridden=messages)
 
 
 def verdict(

@@ -163,8 +163,13 @@ class ReviewService:
         approved_ids: list[int] | None,
         rejected_ids: list[int] | None,
         reject_reason: str | None = None,
+        override_checks: bool = False,
     ) -> PendingBatchResult:
-        """Approve and/or reject changes in one titled batch, all or nothing."""
+        """Approve and/or reject changes in one titled batch, all or nothing.
+
+        ``override_checks``: under a quorum policy, approve changes whose review checks found
+        errors anyway (each approval event records the findings it overrode).
+        """
         title = inputs.text(batch_title, "batch_title", inputs.MAX_TITLE, required=True)
         assert title is not None
         approve = sorted(inputs.ids(approved_ids, "approved_ids"))
@@ -183,7 +188,12 @@ class ReviewService:
             step = Step(tx, actor, now, self.domain)
             found = tx.queue.get_many(approve + reject)
             gate = quorum.gate(
-                step, self.policy, found, approve, two_person_rule=self.settings.two_person_rule
+                step,
+                self.policy,
+                found,
+                approve,
+                two_person_rule=self.settings.two_person_rule,
+                override_checks=override_checks,
             )
             approve = gate.reaching
             for cid in reject:

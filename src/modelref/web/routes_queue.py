@@ -184,6 +184,7 @@ def decide(ctx: WebContext, session: Session, form: FormData) -> PendingBatchRes
         approved_ids=ids if decision == "approve" else [],
         rejected_ids=ids if decision == "reject" else [],
         reject_reason=reason or None,
+        override_checks=_text(form, "override_checks") == "1",
     )
 
 
@@ -196,7 +197,7 @@ def review_errors(exc: ModelrefError) -> dict[str, str]:
 
 
 def _typed(form: FormData) -> dict[str, str]:
-    return {k: _text(form, k) for k in ("batch_title", "reject_reason")}
+    return {k: _text(form, k) for k in ("batch_title", "reject_reason", "override_checks")}
 
 
 def _after_review(result: PendingBatchResult, back: str) -> Response:
