@@ -1,6 +1,7 @@
-"""Which network addresses the review checker may connect to (pure rules, no I/O).
+"""Which network addresses modelref may connect to (pure rules, no I/O): the one rule for
+everything that fetches or posts to a URL someone wrote (review checks, webhooks).
 
-The checker fetches URLs that contributors wrote, so by default it refuses every address that
+Those URLs come from contributors, so by default every address is refused that
 is not public unicast: private and unique-local ranges, loopback, link-local (which holds the
 cloud metadata endpoints 169.254.169.254 and fd00:ec2::254), ``0.0.0.0/8``, carrier-grade NAT,
 multicast, reserved and documentation ranges, and IPv6 forms that embed such an IPv4 address
@@ -52,6 +53,14 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
+def parse_ip(value: str) -> Address | None:
+    """``value`` as an address (brackets and a zone index allowed), or None for a name."""
+    try:
+        return ipaddress.ip_address(value.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
 def refusal(ip: Address) -> str | None:
     """Why the checker must not connect to ``ip`` by default, or ``None`` when it is public."""
     if isinstance(ip, ipaddress.IPv6Address):
@@ -95,6 +104,17 @@ class AddressPolicy:
 
     def allows_host(self, host: str) -> bool:
         return host.lower().rstrip(".") in self.hosts
+
+    def check_all(self, host: str, addresses: list[Address]) -> str | None:
+        """Why ``host`` may not be contacted: every address it resolved to must pass (a name
+        resolving to one public and one private address would otherwise be a way in)."""
+        if not addresses:
+            return f"{host} did not resolve to any address"
+        for ip in addresses:
+            reason = self.check(host, ip)
+            if reason is not None:
+                return reason
+        return None
 
     def check(self, host: str, ip: Address) -> str | None:
         """Why connecting to ``ip`` (which ``host`` resolved to) is refused, or ``None``."""

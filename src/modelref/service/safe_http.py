@@ -1,8 +1,9 @@
 """HTTP requests to URLs someone wrote: public addresses only, bounded in time and bytes.
 
 The host is resolved once, every address it resolves to is checked
-(:mod:`modelref.domain.addresses`), and the connection goes to the checked address (the
-``Host`` header and TLS server name stay the URL's), so a DNS answer that changes between the
+(:mod:`modelref.domain.address_policy`, the rule the review checks use too), and the
+connection goes to the checked address (the ``Host`` header and TLS server name stay the
+URL's), so a DNS answer that changes between the
 check and the connection cannot redirect the request inward. Redirects are never followed,
 proxies from the environment are ignored, the whole exchange has a deadline and at most
 ``max_bytes`` of the answer are read.
@@ -18,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from modelref.domain.addresses import AllowList, IPAddress, check, parse_ip
+from modelref.domain.address_policy import Address, AddressPolicy, parse_ip
 
 #: ``getaddrinfo`` (tests of the address rules can pass a resolver of their own).
-Resolver = Callable[[str, int], list[IPAddress]]
+Resolver = Callable[[str, int], list[Address]]
 
 
 class AddressRefused(Exception):
@@ -38,14 +39,14 @@ class Reply:
     body: bytes
 
 
-def system_resolver(host: str, port: int) -> list[IPAddress]:
+def system_resolver(host: str, port: int) -> list[Address]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise RequestFailed(f"{host}: cannot resolve ({exc})") from exc
-    found: dict[str, IPAddress] = {}
+    found: dict[str, Address] = {}
     for info in infos:
-        ip = parse_ip(str(info[4][0]).split("%", 1)[0])
+        ip = parse_ip(str(info[4][0]))
         if ip is not None:
             found[str(ip)] = ip
     return list(found.values())
@@ -55,12 +56,12 @@ def system_resolver(host: str, port: int) -> list[IPAddress]:
 class SafeClient:
     """Posts to outside URLs under the address rules."""
 
-    allow: AllowList
+    allow: AddressPolicy
     timeout: float = 10.0
     max_bytes: int = 64 * 1024
     resolver: Resolver = system_resolver
 
-    def target(self, url: str) -> tuple[httpx.URL, str, IPAddress]:
+    def target(self, url: str) -> tuple[httpx.URL, str, Address]:
         """(URL to connect to, the original host, the checked address) or refusal."""
         try:
             parsed = httpx.URL(url)
@@ -72,7 +73,7 @@ class SafeClient:
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         literal = parse_ip(host)
         addresses = [literal] if literal is not None else self.resolver(host, port)
-        reason = check(host, addresses, self.allow)
+        reason = self.allow.check_all(host, addresses)
         if reason is not None:
             raise AddressRefused(reason)
         return parsed.copy_with(host=str(addresses[0])), host, addresses[0]

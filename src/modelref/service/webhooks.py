@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from modelref.domain import webhooks
 from modelref.domain.actors import Actor
-from modelref.domain.addresses import AllowList, parse_ip, refusal
+from modelref.domain.address_policy import AddressPolicy, parse_ip
 from modelref.domain.audit import QUEUE_CATEGORY, AuditEvent
 from modelref.domain.clock import Clock
 from modelref.domain.errors import NotFound, ValidationFailed
@@ -52,7 +52,7 @@ class Webhooks:
         self.db = db
         self.settings = settings
         self.clock = clock
-        self.allow = AllowList.parse(settings.check_allow_hosts)
+        self.allow = AddressPolicy.parse(settings.check_allow_hosts)
         self.client = client or SafeClient(self.allow, timeout=settings.webhook_timeout)
 
     # ------------------------------------------------------------------ subscriptions
@@ -71,10 +71,10 @@ class Webhooks:
         generated = None if secret else secrets.token_urlsafe(32)
         secret = webhooks.check_secret(secret or generated or "")
         literal = parse_ip(urlsplit(url).hostname or "")
-        if literal is not None and not self.allow.allows(str(literal), literal):
-            reason = refusal(literal)
+        if literal is not None:
+            reason = self.allow.check(str(literal), literal)
             if reason is not None:
-                raise ValidationFailed(f"url: {reason} (allow it with MODELREF_CHECK_ALLOW_HOSTS)")
+                raise ValidationFailed(f"url: {reason}")
         with self.db.write() as tx:
             sub = tx.webhooks.add(
                 url, names, fmt, secret, actor.user_id, actor.username, self.clock()
