@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = 120
     log_json: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
+    #: Seconds a client has to send a request body (a stalled or dripping one gets 408).
+    body_timeout: float = 10.0
     #: Signs UI session cookies; set it when instances run on several machines.
     session_secret: str | None = None
     #: Where ``import --from-github`` fetches the public reference (``{repo}/{ref}/{file}``).

@@ -135,6 +135,21 @@ def test_invalid_names_and_bodies(api: Api) -> None:
     assert broken.status_code in (400, 422)
 
 
+def test_an_escaped_backslash_before_u_is_text_not_a_surrogate(api: Api) -> None:
+    """``"\\\\ud800"`` in JSON is a backslash and the letters ``ud800``: a Windows path in a
+    description must not be refused as a lone surrogate (it was, before the escape was counted);
+    a real lone surrogate after an escaped backslash still is."""
+    h = api.h("requestor") | {"content-type": "application/json"}
+    path = b'{"name": "winpath", "description": "C:\\\\ud800\\\\dcff x"}'
+    r = api.client.post(f"{V2}/miscellaneous", content=path, headers=h)
+    assert r.status_code == 202, r.text
+    assert r.json()["payload"]["description"] == "C:\\ud800\\dcff x"
+    odd = b'{"name": "winpath2", "description": "C:\\\\\\ud800 x"}'
+    refused = api.client.post(f"{V2}/miscellaneous", content=odd, headers=h)
+    assert refused.status_code == 422
+    assert api.services.review.list_changes().total == 1
+
+
 def test_body_size_limit_is_413(api: Api) -> None:
     big = misc_payload("big", "x" * (3 * 1024 * 1024))
     r = api.client.post(f"{V2}/miscellaneous", json=big, headers=api.h("requestor"))

@@ -90,5 +90,11 @@ def create_app(services: Services) -> AccessLog:
     """The ASGI application: access log and metrics, then cached reads and body limits, in
     front of FastAPI."""
     api = create_fastapi(services)
-    fast = FastPath(api, api.state.read_cache, services.settings.max_body_bytes, api)
+    fast = FastPath(
+        api,
+        api.state.read_cache,
+        services.settings.max_body_bytes,
+        api,
+        body_timeout=services.settings.body_timeout,
+    )
     return AccessLog(fast, api, fast)

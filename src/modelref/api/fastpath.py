@@ -43,9 +43,11 @@ _ROUTES = {"v2": PREFIX + "v2/{category}", "v1": PREFIX + "v1/{category}"}
 _MODEL_ROUTE = PREFIX + "v2/{category}/model/{model_name}"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: A high-surrogate escape (\\uD800-\\uDBFF) not followed by a low one, or a lone low one.
+#: Only a real escape counts: the backslash before ``u`` must not itself be escaped, so the run
+#: of backslashes in front of it has even length (``"\\\\ud800"`` is a backslash and text).
 LONE_SURROGATE = re.compile(
-    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    rb"(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\)(?:\\\\)*(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 )
 
 
@@ -89,13 +91,20 @@ class FastPath:
     """Wraps the FastAPI app; see the module docstring."""
 
     def __init__(
-        self, app: ASGIApp, cache: ReadCache, max_body_bytes: int, api: Any = None
+        self,
+        app: ASGIApp,
+        cache: ReadCache,
+        max_body_bytes: int,
+        api: Any = None,
+        body_timeout: float = 10.0,
     ) -> None:
         self.app = app
         #: The wrapped FastAPI application (for ``app.api.state`` and the OpenAPI document).
         self.api = api
         self.cache = cache
         self.max_body = max_body_bytes
+        #: Seconds a client has to send its whole body (a stalled or dripping one gets 408).
+        self.body_timeout = body_timeout
         self._lock = asyncio.Lock()
         self._targets: dict[str, tuple[str, Category, str | None] | None] = {}
 
@@ -216,8 +225,15 @@ class FastPath:
         chunks: list[bytes] = []
         size = 0
         more = True
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
         while more:
-            message = await receive()
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(left, 0.0))
+            except TimeoutError:
+                detail = f"Request body not received within {self.body_timeout:g} s"
+                await self._send(scope, send, *json_error(408, detail, "request_timeout"))
+                return None
             if message["type"] != "http.request":
                 return receive
             chunk = message.get("body", b"")

@@ -40,7 +40,11 @@ class CatalogListener:
     def connect(self) -> None:
         self.close()
         conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=self.connect_timeout)
-        conn.execute(f"LISTEN {CHANNEL}")
+        try:
+            conn.execute(f"LISTEN {CHANNEL}")
+        except BaseException:
+            conn.close()
+            raise
         self.conn = conn
 
     def wait(self, timeout: float) -> list[str]:
