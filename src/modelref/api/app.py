@@ -96,5 +96,6 @@ def create_app(services: Services) -> AccessLog:
         services.settings.max_body_bytes,
         api,
         body_timeout=services.settings.body_timeout,
+        identify=services.auth.identify,
     )
     return AccessLog(fast, api, fast)
