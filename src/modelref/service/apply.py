@@ -133,13 +133,14 @@ class ApplyEngine:
     @metrics.timed_apply
     def _run(self, ids: list[int], job: str, actor: Actor, force: bool) -> ApplyResult:
         started = time.monotonic()
+        lease = self.settings.apply_lease_seconds
         with self.db.write() as tx:
             step = self._step(tx, actor)
             lifecycle.reserve(
                 step,
                 ids,
                 job,
-                lease_until=step.now + self.settings.apply_lease_seconds,
+                lease_until=step.now + lease,
                 two_person_rule=self.settings.two_person_rule,
             )
         faults.point("after_reserve")
@@ -147,11 +148,27 @@ class ApplyEngine:
             with self.db.write() as tx:
                 result = self._commit(self._step(tx, actor), ids, job, force)
         except Exception as exc:
-            self._release(ids, job, actor, exc)
+            shown = _shown(ids)
+            log.warning(
+                "apply of changes %s (job %s) by %s failed: %s", shown, job, actor.user_id, exc
+            )
+            try:
+                self._release(ids, job, actor, exc)
+            except Exception as cut:
+                log.error(
+                    "job %s could not release changes %s (%s): they stay applying until their "
+                    "lease ends (%s s), then the lease reaper returns them to approved",
+                    job,
+                    shown,
+                    cut,
+                    lease,
+                )
+                raise exc from cut
+            log.info("job %s released changes %s: they are approved again", job, shown)
             raise
         log.info(
             "applied changes %s (job %s) by %s in %.0f ms",
-            [r.change_id for r in result.applied],
+            _shown([r.change_id for r in result.applied]),
             job,
             actor.user_id,
             (time.monotonic() - started) * 1000,
@@ -201,6 +218,13 @@ class ApplyEngine:
         reason = f"apply_failed: {exc}"[:500]
         with self.db.write() as tx:
             lifecycle.release(self._step(tx, actor), lifecycle.held_by(tx, ids, job), job, reason)
+
+
+def _shown(ids: list[int]) -> str:
+    """Change ids for a log line: all of a few, the first ten and a count of many."""
+    if len(ids) <= 10:
+        return str(ids)
+    return f"[{', '.join(map(str, ids[:10]))}, ... {len(ids)} in all]"
 
 
 class _CatalogPlan:
