@@ -26,11 +26,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from modelref.service.queue_tx import Actor  # noqa: E402
-
 from modelref import logs  # noqa: E402
 from modelref.api.app import create_app  # noqa: E402
-from modelref.service import catalog_io  # noqa: E402
+from modelref.domain.actors import Actor  # noqa: E402
 from modelref.service.container import Services  # noqa: E402
 from modelref.settings import Settings  # noqa: E402
 
@@ -62,7 +60,7 @@ async def per_request(app: Any, requests: int, headers: list[tuple[bytes, bytes]
 async def measure(requests: int, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         services = Services.open(Settings(database_url=f"sqlite:///{tmp}/bench.db"))
-        catalog_io.import_path(services.catalog, ROOT / "tests/data/ops/v2", Actor("1", "b#1"))
+        services.files.import_path(ROOT / "tests/ops_data/v2", Actor("1", "b#1"))
         outer = create_app(services)
         fast = outer.app
         await per_request(outer, 200, [])  # warm the cache and the code paths

@@ -117,12 +117,12 @@ def main() -> None:
         quorum, _ = deployment(workdir, "quorum", "critical-two", args.changes)
         flt = PendingQueueFilter(statuses={PendingChangeStatus.PENDING})
         for name, deployed in (("upstream", svc), ("critical-two", quorum)):
-            listing = best(
-                args.rounds, lambda d=deployed: median_ms(lambda: d.review.list_changes(flt, 0, 50))
-            )
-            statements = count_statements(
-                deployed, lambda d=deployed: d.review.list_changes(flt, 0, 50)
-            )
+
+            def page(d: Services = deployed) -> object:
+                return d.review.list_changes(flt, 0, 50)
+
+            listing = best(args.rounds, lambda: median_ms(page))
+            statements = count_statements(deployed, page)
             print(
                 f"list 50 pending ({name}): {listing:.2f} ms median, "
                 f"{statements} SQL statements per call"

@@ -35,7 +35,7 @@ def _wait_for(path: Path, what: str) -> None:
 
 
 def _cut_apply(
-    tmp_path: Path, url: str, served_url: str, cut: Callable[[], None], heal: Callable[[], None]
+    tmp_path: Path, url: str, served_url: str, cut: Callable[[], object], heal: Callable[[], object]
 ) -> None:
     keys, batch, ids = _prepare(url)
     go_on = tmp_path / "go-on"
