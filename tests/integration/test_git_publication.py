@@ -263,9 +263,10 @@ def test_kill_9_between_the_apply_and_the_git_commit_publishes_once_after_restar
     assert len(commits(dep.remote)) == 1
     dep.clock.now = int(time.time()) + 1  # the restart happens after the child's commit
     restarted = dep.open()
+    again = dep.open()
     try:
         run_jobs(restarted)
-        run_jobs(dep.open())  # a second restart publishes nothing more
+        run_jobs(again)  # a second restart publishes nothing more
         history = commits(dep.remote)
         assert len(history) == 2
         assert (
@@ -273,6 +274,7 @@ def test_kill_9_between_the_apply_and_the_git_commit_publishes_once_after_restar
         )
     finally:
         restarted.db.dispose()
+        again.db.dispose()
 
 
 @pytest.mark.slow
