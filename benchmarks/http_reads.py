@@ -2,7 +2,7 @@
 
 Targets (issue 4, "Must reach"), one modelref worker, wrk with 32 connections on 127.0.0.1:
 
-* ``GET /api/model_references/v2/image_generation`` requests/s >= 40% of nginx (same run)
+* ``GET /api/model_references/v2/image_generation`` requests/s >= 50% of nginx (same run; issue 11 raised it from 40%)
 * p99 latency <= 20 ms
 * a 304 revalidation (``If-None-Match``) >= 2x the requests/s of a full response
 
@@ -219,7 +219,7 @@ def main() -> int:
     }
     print(json.dumps(report, indent=2))
     checks = {
-        "rps >= 40% of nginx": ratio >= 0.40,
+        "rps >= 50% of nginx": ratio >= 0.50,
         "p99 <= 20 ms": full["p99_ms"] <= 20.0,
         "304 >= 2x full": not_modified >= 2.0,
         "no errors": full["non_2xx_3xx"] == 0 and revalidate["non_2xx_3xx"] == 0,
