@@ -2,7 +2,8 @@
 
 Targets (issue 4, "Must reach"), one modelref worker, wrk with 32 connections on 127.0.0.1:
 
-* ``GET /api/model_references/v2/image_generation`` requests/s >= 50% of nginx (same run; issue 11 raised it from 40%)
+* ``GET /api/model_references/v2/image_generation`` requests/s >= 50% of nginx (same run;
+  issue 11 raised it from 40%)
 * p99 latency <= 20 ms
 * a 304 revalidation (``If-None-Match``) >= 2x the requests/s of a full response
 

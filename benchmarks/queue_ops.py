@@ -422,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     ok = report(results)
     if profile is not None:
         print(f"\nProfile of {args.profile} (all runs, cumulative time):")
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(int(os.environ.get("PROFILE_LINES", "30")))
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(
+            int(os.environ.get("PROFILE_LINES", "30"))
+        )
     return 0 if ok else 1
 
 

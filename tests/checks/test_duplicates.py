@@ -84,6 +84,20 @@ def test_open_changes_count_until_they_are_closed(deploy: Deploy) -> None:
     assert identity(d, d.propose(record("third", URL, SHA))) == []
 
 
+def test_a_key_many_models_hold_names_the_first_and_counts_the_rest(deploy: Deploy) -> None:
+    d = deploy()
+    seed_catalog(d.services.db, "miscellaneous", record("original", URL, SHA))
+    ids = [d.propose(record(f"copy{n}", f"https://x.example/{n}.bin", SHA)) for n in range(5)]
+    (few,) = identity(d, ids[-1])  # the live model and four open changes before it
+    assert few.message.endswith(f"open change #{ids[1]} (miscellaneous/'copy1') and 2 more")
+    assert "live model miscellaneous/'original'" in few.message
+    ids += [d.propose(record(f"copy{n}", f"https://x.example/{n}.bin", SHA)) for n in range(5, 40)]
+    (many,) = identity(d, ids[-1])  # 40 hold it: the lookup stops, the message says so
+    assert "live model miscellaneous/'original'" in many.message
+    assert f"#{ids[0]} " in many.message and f"#{ids[1]} " in many.message
+    assert many.message.endswith(" and at least 5 more")
+
+
 def test_a_model_never_duplicates_itself(deploy: Deploy) -> None:
     d = deploy()
     seed_catalog(d.services.db, "miscellaneous", record("same", URL, SHA))

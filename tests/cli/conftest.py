@@ -84,12 +84,17 @@ def cli_env(db: Path | None) -> dict[str, str | None]:
 
 
 def run_cli(
-    *args: str, db: Path | None = None, stdin: str | None = None, real: bool = False
+    *args: str,
+    db: Path | None = None,
+    stdin: str | None = None,
+    real: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Result:
-    """``modelref ARGS`` on ``db``: in-process, or through the console script with ``real``."""
+    """``modelref ARGS`` on ``db`` (and the deployment settings in ``env``): in-process, or
+    through the console script with ``real``."""
     if real:
-        return run_script(*args, db=db, stdin=stdin)
-    result = CliRunner().invoke(app, list(args), input=stdin, env=cli_env(db))
+        return run_script(*args, db=db, stdin=stdin, env=env)
+    result = CliRunner().invoke(app, list(args), input=stdin, env={**cli_env(db), **(env or {})})
     err = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         # What the console script would print for an unexpected error: ok()/fails() catch it.
@@ -97,15 +102,21 @@ def run_cli(
     return Result(result.exit_code, result.stdout, err)
 
 
-def run_script(*args: str, db: Path | None = None, stdin: str | None = None) -> Result:
+def run_script(
+    *args: str,
+    db: Path | None = None,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Result:
     """The real ``modelref`` console script in a subprocess."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELREF_")}
-    env.update({k: v for k, v in cli_env(db).items() if v is not None})
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MODELREF_")}
+    full.update({k: v for k, v in cli_env(db).items() if v is not None})
     for name in ("FORCE_COLOR", "NO_COLOR"):
-        env.pop(name, None)
+        full.pop(name, None)
+    full.update(env or {})
     proc = subprocess.run(
         [*COMMAND, *args],
-        env=env,
+        env=full,
         input=stdin,
         capture_output=True,
         text=True,

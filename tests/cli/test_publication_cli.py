@@ -1,9 +1,8 @@
-"""``modelref catalog changes|version``, ``publish status`` and ``webhooks`` (real console
-script, local mode on a real SQLite file with a git work tree, and remote mode)."""
+"""``modelref catalog changes|version``, ``publish status`` and ``webhooks`` (in-process, local
+mode on a real SQLite file with a git work tree, and remote mode against a real server)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -12,17 +11,14 @@ import pytest
 from modelref.service.container import Services
 from modelref.settings import Settings
 from tests.catalog.helpers import IMPORTER, apply, approve, enqueue, misc_record
-from tests.cli.conftest import COMMAND, Env, Result, fails, ok
+from tests.cli.conftest import Env, Result, fails, ok, run_cli
 from tests.contract.test_catalog_feed import write_reference
 
 
 def run(env: dict[str, str], *args: str) -> Result:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("MODELREF_")}
-    full.update(env, COLUMNS="200")
-    proc = subprocess.run(
-        [*COMMAND, *args], env=full, capture_output=True, text=True, timeout=120, check=False
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    """``modelref ARGS`` with the deployment settings ``env``: in-process, but the worker
+    (it installs a log handler on the process's stderr) through the console script."""
+    return run_cli(*args, env=env, real=args[0] == "worker")
 
 
 @pytest.fixture

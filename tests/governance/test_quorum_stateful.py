@@ -262,9 +262,11 @@ class QuorumMachine(RuleBasedStateMachine):
         assert self.svc.audit.replay() == items
 
 
-def machine_settings(examples: int) -> settings:
+def machine_settings(share: int) -> settings:
+    """1/``share`` of the loaded Hypothesis profile's examples (``short`` by default, ``ci``
+    under CI=true: tests/conftest.py), 40 steps each."""
     return settings(
-        max_examples=examples,
+        max_examples=max(2, settings().max_examples // share),
         stateful_step_count=40,
         deadline=None,
         derandomize=True,
@@ -273,12 +275,12 @@ def machine_settings(examples: int) -> settings:
     )
 
 
-@machine_settings(80)
+@machine_settings(2)  # 30 under the ci profile, 10 under short
 class SqliteQuorumMachine(QuorumMachine):
     engine = "sqlite"
 
 
-@machine_settings(25)
+@machine_settings(4)  # 15 under ci, 5 under short
 class PostgresQuorumMachine(QuorumMachine):
     engine = "postgres"
 

@@ -26,6 +26,9 @@ from modelref.domain.text_variants import backend_variants
 _SPACE = re.compile(r"\s+")
 #: How many other models one finding names before it says "and N more".
 NAMED = 3
+#: Most holders of one key a lookup returns: a sha256 that thousands of open changes share
+#: costs the same lookup as one held once, and its finding says "at least".
+MATCHES_PER_KEY = 8
 
 
 class KeyKind(StrEnum):
@@ -119,6 +122,8 @@ def _where(match: KeyMatch) -> str:
 def _named(matches: list[KeyMatch]) -> str:
     shown = ", ".join(_where(m) for m in matches[:NAMED])
     more = len(matches) - NAMED
+    if len(matches) >= MATCHES_PER_KEY:  # the lookup stopped there: there may be more
+        return f"{shown} and at least {more} more"
     return shown + (f" and {more} more" if more > 0 else "")
 
 

@@ -6,15 +6,28 @@ queues a new job, and the older job's progress or result is then ignored.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    not_,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from modelref.domain.checks import CheckState, Finding
-from modelref.domain.identity import IdentityKey, KeyMatch
+from modelref.domain.identity import MATCHES_PER_KEY, IdentityKey, KeyMatch
 from modelref.domain.transitions import OPEN
 from modelref.store.sql import chunks
 from modelref.store.tables import (
@@ -35,31 +48,38 @@ P = pending_changes
 LIVE = 0
 _UNSETTLED = (CheckState.pending.value, CheckState.running.value)
 _OPEN = sorted(s.value for s in OPEN)
-#: Most matches one lookup returns (a finding names a few and counts the rest).
-MATCH_LIMIT = 200
 
 # Statements built once (the enqueue path runs them on every proposal).
 _MATCH_COLUMNS = (K.c.digest, K.c.display, K.c.field, K.c.category, K.c.model_name, K.c.change_id)
 _VISIBLE = or_(K.c.change_id == LIVE, P.c.status.in_(_OPEN))
 _KEYS = K.outerjoin(P, P.c.change_id == K.c.change_id)
-_MATCH = (
-    select(*_MATCH_COLUMNS)
-    .select_from(_KEYS)
-    .where(K.c.digest.in_(bindparam("digests", expanding=True)), _VISIBLE)
-    .limit(MATCH_LIMIT)
-)
-_MATCH_WITH_AUTHOR = (
-    select(*_MATCH_COLUMNS)
-    .select_from(_KEYS)
-    .where(
-        or_(
-            K.c.digest.in_(bindparam("digests", expanding=True)),
-            and_(K.c.digest == bindparam("author"), K.c.display != bindparam("spelling")),
-        ),
-        _VISIBLE,
+#: The model asking is never its own match.
+_OTHERS = not_(and_(K.c.category == bindparam("category"), K.c.model_name == bindparam("name")))
+
+
+def _holders(digest: str, *where: Any) -> Any:
+    """The first holders of one key (live ones first, then by change id): a walk of at most
+    :data:`MATCHES_PER_KEY` primary-key entries, however many changes share the key."""
+    return (
+        select(*_MATCH_COLUMNS)
+        .select_from(_KEYS)
+        .where(K.c.digest == bindparam(digest), *where, _VISIBLE, _OTHERS)
+        .order_by(K.c.change_id, K.c.category, K.c.model_name, K.c.field)
+        .limit(MATCHES_PER_KEY)
+        .subquery()
     )
-    .limit(MATCH_LIMIT)
-)
+
+
+@functools.cache
+def _match(plain: int, author: bool) -> Any:
+    """One statement for ``plain`` keys (parameters ``d0``, ``d1``...) and the author key,
+    built once per shape."""
+    parts = [_holders(f"d{i}") for i in range(plain)]
+    if author:
+        parts.append(_holders("author", K.c.display != bindparam("spelling")))
+    return union_all(*(select(p) for p in parts))
+
+
 _STALE = (
     select(V.c.category, V.c.version)
     .select_from(V.outerjoin(KV, KV.c.category == V.c.category))
@@ -226,21 +246,25 @@ class ChecksRepository:
         self.add_keys(change_id, category, name, keys)
 
     def matches(
-        self, digests: Sequence[str], author: tuple[str, str] | None = None
+        self,
+        digests: Sequence[str],
+        author: tuple[str, str] | None = None,
+        asking: tuple[str, str] = ("", ""),
     ) -> list[KeyMatch]:
-        """Live records and open changes holding any of ``digests``.
+        """Live records and open changes other than ``asking`` (category, name) holding any
+        of ``digests``: at most :data:`MATCHES_PER_KEY` per key.
 
         ``author`` is (digest, spelling): for that key only other spellings are returned, so
         a prolific author's many models do not crowd out the other matches.
         """
         plain = sorted({d for d in digests if author is None or d != author[0]})
-        if author is None:
-            if not plain:
-                return []
-            rows = self.conn.execute(_MATCH, {"digests": plain})
-        else:
-            params = {"digests": plain, "author": author[0], "spelling": author[1]}
-            rows = self.conn.execute(_MATCH_WITH_AUTHOR, params)
+        if not plain and author is None:
+            return []
+        params: dict[str, Any] = {f"d{i}": d for i, d in enumerate(plain)}
+        params.update(category=asking[0], name=asking[1])
+        if author is not None:
+            params.update(author=author[0], spelling=author[1])
+        rows = self.conn.execute(_match(len(plain), author is not None), params)
         return [
             KeyMatch(
                 digest=str(r.digest),

@@ -75,7 +75,8 @@ def _identity(
     sync_live_keys(tx)
     mine = identity.keys(change.category, change.model_name, record)
     author = next(((k.digest, k.display) for k in mine if k.kind is KeyKind.author), None)
-    matches = tx.checks.matches([k.digest for k in mine], author)
+    asking = (change.category.value, change.model_name)
+    matches = tx.checks.matches([k.digest for k in mine], author, asking)
     return mine, identity.findings(change.category, change.model_name, mine, matches)
 
 
