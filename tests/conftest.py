@@ -102,15 +102,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that takes ``reference_dir`` carries the ``reference`` marker (for ``-m``).
-
-    Tests marked ``slow`` run first (in their collected order): with ``-n 2`` a test of
-    30 s that starts last would leave the other worker idle at the end of the run.
-    """
+    """Every test that takes ``reference_dir`` carries the ``reference`` marker (for ``-m``)."""
     for item in items:
         if "reference_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.reference)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,20 +87,6 @@ def start_server(
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"server did not start:\n{server.output()}")
-
-
-def start_servers(tmp_path: Path, *configs: tuple[str, dict[str, str]]) -> list[Server]:
-    """Start one server per (name, env) at once (start-up is mostly the import, ~2 s each),
-    in that order; when one fails to start, the others are stopped and the error raised."""
-    with ThreadPoolExecutor(len(configs)) as pool:
-        futures = [pool.submit(start_server, tmp_path, env, name=name) for name, env in configs]
-    failed = [e for f in futures if (e := f.exception()) is not None]
-    started = [f.result() for f in futures if f.exception() is None]
-    if failed:
-        for server in started:
-            server.stop()
-        raise failed[0]
-    return started
 
 
 @contextmanager

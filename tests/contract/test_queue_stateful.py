@@ -46,8 +46,6 @@ from tests.contract.queue_model import (
 )
 from tests.factories import ALICE, BOB, CAROL, misc_payload
 
-pytestmark = pytest.mark.slow  # seconds per example: scheduled first (tests/conftest.py)
-
 
 class QueueMachine(ModelledQueue):
     """The queue service next to a model that predicts every outcome."""

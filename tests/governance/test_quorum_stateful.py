@@ -35,8 +35,6 @@ from tests.conftest import PG_AVAILABLE, drop_pg_database, new_pg_database
 from tests.factories import ManualClock
 from tests.governance.helpers import ALICE, BOB, CAROL, DAVE, IMAGE, seed_image
 
-pytestmark = pytest.mark.slow  # seconds per example: scheduled first (tests/conftest.py)
-
 NAMES = ["a", "b"]
 REQUESTERS = [ALICE, CAROL]
 APPROVERS = [BOB, CAROL, DAVE, ALICE]

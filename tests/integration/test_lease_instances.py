@@ -9,6 +9,7 @@ then B applies the batch. A restarted A must not disturb anything. Both engines.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ import pytest
 
 from modelref.service.container import Services
 from modelref.settings import Settings
-from tests.api.servers import start_server, start_servers
+from tests.api.servers import start_server
 from tests.factories import misc_payload
 
 pytestmark = pytest.mark.slow
@@ -63,8 +64,11 @@ def _statuses(client: httpx.Client, key: str) -> dict[int, str]:
 def _two_instances(tmp_path: Path, url: str) -> None:
     keys, batch, ids = _prepare(url)
     env = {"MODELREF_DATABASE_URL": url, "MODELREF_APPLY_LEASE_SECONDS": LEASE}
-    crashing = {**env, "MODELREF_CRASH_AT": "after_reserve"}
-    b, a = start_servers(tmp_path, ("b", env), ("a", crashing))
+    with ThreadPoolExecutor(2) as pool:  # both start at once (each waits until it answers)
+        starting_b = pool.submit(start_server, tmp_path, env, name="b")
+        crashing = {**env, "MODELREF_CRASH_AT": "after_reserve"}
+        starting_a = pool.submit(start_server, tmp_path, crashing, name="a")
+        b, a = starting_b.result(), starting_a.result()
     try:
         with pytest.raises(httpx.TransportError), a.client() as dying:  # A dies mid-request
             dying.post(f"{Q}/apply_batch/{batch}", headers={"apikey": keys["carol"]})
