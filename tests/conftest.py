@@ -40,7 +40,7 @@ for _key in list(os.environ):
         del os.environ[_key]
 
 # Hypothesis: short runs by default, the full budget in CI; never a wall-clock deadline.
-for _name, _examples in (("short", 20), ("ci", 60)):
+for _name, _examples in (("short", 20), ("ci", 40)):
     settings.register_profile(
         _name,
         max_examples=_examples,

@@ -49,8 +49,8 @@ def machine_settings(share: int) -> settings:
 
 
 #: SQLite examples are cheap (a copied file); a PostgreSQL example clones a database.
-SQLITE_SETTINGS = machine_settings(2)  # 30 under the ci profile, 10 under short
-POSTGRES_SETTINGS = machine_settings(4)  # 15 under ci, 5 under short
+SQLITE_SETTINGS = machine_settings(2)  # 20 under the ci profile, 10 under short
+POSTGRES_SETTINGS = machine_settings(4)  # 10 under ci, 5 under short
 
 
 @dataclass

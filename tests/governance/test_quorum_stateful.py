@@ -275,12 +275,12 @@ def machine_settings(share: int) -> settings:
     )
 
 
-@machine_settings(2)  # 30 under the ci profile, 10 under short
+@machine_settings(2)  # 20 under the ci profile, 10 under short
 class SqliteQuorumMachine(QuorumMachine):
     engine = "sqlite"
 
 
-@machine_settings(4)  # 15 under ci, 5 under short
+@machine_settings(4)  # 10 under ci, 5 under short
 class PostgresQuorumMachine(QuorumMachine):
     engine = "postgres"
 
