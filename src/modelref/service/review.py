@@ -30,7 +30,7 @@ from modelref.domain.queue_models import (
     PendingQueueFilter,
     PendingQueuePage,
 )
-from modelref.domain.transitions import PURGEABLE, Action
+from modelref.domain.transitions import OPEN, PURGEABLE, Action
 from modelref.service import checks, governance, lifecycle, quorum
 from modelref.service.lifecycle import Step
 from modelref.settings import Settings
@@ -198,7 +198,7 @@ class ReviewService:
             approve = gate.reaching
             for cid in reject:
                 rec = _existing(found, cid)
-                if rec.status not in (PendingChangeStatus.PENDING, PendingChangeStatus.APPROVED):
+                if rec.status not in OPEN:
                     raise InvalidTransition(
                         f"Change {cid} is not pending (status={rec.status.value})."
                     )

@@ -13,7 +13,8 @@ from starlette.datastructures import FormData
 from modelref.domain import inputs
 from modelref.domain.categories import Category
 from modelref.domain.errors import ModelrefError, NotFound, PermissionDenied, ValidationFailed
-from modelref.domain.queue_models import PendingChangeStatus, PendingQueueFilter
+from modelref.domain.queue_models import PendingQueueFilter
+from modelref.domain.transitions import OPEN
 from modelref.service.auth import Role
 from modelref.web.context import Form, UIRoute, Viewer, Web, WebContext, need, see_other
 from modelref.web.session import Session
@@ -99,7 +100,7 @@ def record_page(
     flt = PendingQueueFilter(
         categories={cat},
         model_name=name,
-        statuses={PendingChangeStatus.PENDING, PendingChangeStatus.APPROVED},
+        statuses=set(OPEN),
     )
     open_changes = [c for c in ctx.services.review.list_changes(flt).items if c.model_name == name]
     data = {

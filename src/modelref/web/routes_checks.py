@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from modelref.domain.actors import Actor
 from modelref.domain.checks import ChecksSummary
-from modelref.domain.queue_models import PendingChangeStatus
+from modelref.domain.transitions import OPEN
 from modelref.service.auth import Role
 from modelref.web.context import (
     Form,
@@ -30,15 +30,13 @@ from modelref.web.session import Session
 
 router = APIRouter(route_class=UIRoute)
 
-_OPEN = (PendingChangeStatus.PENDING, PendingChangeStatus.APPROVED)
-
 
 def checks_context(ctx: WebContext, session: Session, change_id: int) -> dict[str, Any]:
     """What the change page needs to show the checks panel."""
     change = ctx.services.review.get_change(change_id)
     return {
         "checks": ctx.services.checks.get(change_id),
-        "can_rerun": session.identity.has(Role.approver) and change.status in _OPEN,
+        "can_rerun": session.identity.has(Role.approver) and change.status in OPEN,
     }
 
 

@@ -20,6 +20,7 @@ from modelref.domain.queue_models import (
     PendingChangeStatus,
     PendingQueueFilter,
 )
+from modelref.domain.transitions import OPEN
 from modelref.service.auth import Role
 from modelref.web import diffview, routes_checks
 from modelref.web import governance as gov
@@ -266,8 +267,7 @@ def change_page(
         if diff and diff.proposed_state
         else [],
         "record_exists": bool(diff and diff.current_state is not None),
-        "can_review": me.has(Role.approver)
-        and change.status in (PendingChangeStatus.PENDING, PendingChangeStatus.APPROVED),
+        "can_review": me.has(Role.approver) and change.status in OPEN,
         "can_approve": change.status is PendingChangeStatus.PENDING
         or (approvals is not None and approvals.approvable),
         "approvals": approvals,
