@@ -8,12 +8,9 @@ skipped without it; the others run on a fresh clone.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from modelref.domain.actors import Actor
 from modelref.domain.checks import Finding, Severity
@@ -152,18 +149,10 @@ def test_the_live_index_follows_catalog_writes(deploy: Deploy) -> None:
 
 
 # ---------------------------------------------------------------------- real reference tier
-def reference_dir() -> Path:
-    raw = os.environ.get("MODELREF_REFERENCE_DIR")
-    if not raw:
-        pytest.skip("real-reference tier: set MODELREF_REFERENCE_DIR to the shared data folder")
-    path = Path(raw)
-    if not (path / "v2").is_dir():
-        pytest.fail(f"MODELREF_REFERENCE_DIR={raw} has no v2/ folder")
-    return path
-
-
-def test_real_records_a_real_model_file_under_a_new_name(deploy: Deploy) -> None:
-    data = reference_dir()
+def test_real_records_a_real_model_file_under_a_new_name(
+    deploy: Deploy, reference_dir: Path
+) -> None:
+    data = reference_dir
     d = deploy()
     d.services.files.import_path(data / "v2", Actor("0", "importer"))
     real = json.loads((data / "v2" / "stable_diffusion.json").read_text(encoding="utf-8"))
@@ -185,8 +174,10 @@ def test_real_records_a_real_model_file_under_a_new_name(deploy: Deploy) -> None
     assert all(f.severity is Severity.warning for f in found.values())
 
 
-def test_real_records_text_author_spelled_in_another_case(deploy: Deploy) -> None:
-    data = reference_dir()
+def test_real_records_text_author_spelled_in_another_case(
+    deploy: Deploy, reference_dir: Path
+) -> None:
+    data = reference_dir
     d = deploy()
     d.services.files.import_path(data / "v2", Actor("0", "importer"))
     real = json.loads((data / "v2" / "text_generation.json").read_text(encoding="utf-8"))

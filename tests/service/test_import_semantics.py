@@ -9,7 +9,6 @@ the v2 files of the same records. The real reference runs the same sequence when
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,12 +135,10 @@ def test_both_formats_together_then_v2_alone_changes_nothing(svc: Services) -> N
     assert snapshot(svc) == before
 
 
-@pytest.mark.skipif(
-    not os.environ.get("MODELREF_REFERENCE_DIR"),
-    reason="set MODELREF_REFERENCE_DIR to a folder with the real legacy/ and v2/ reference",
-)
-def test_real_reference_legacy_then_v2_keeps_md5sums(svc: Services, tmp_path: Path) -> None:
-    root = Path(os.environ["MODELREF_REFERENCE_DIR"])
+def test_real_reference_legacy_then_v2_keeps_md5sums(
+    svc: Services, tmp_path: Path, reference_dir: Path
+) -> None:
+    root = reference_dir
     run_import(svc, root / "legacy")
     after_legacy = legacy_export(svc, tmp_path / "one")
     report = run_import(svc, root / "v2")
