@@ -16,6 +16,7 @@ Routes:
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -159,7 +160,9 @@ def serving(files: Files | None = None) -> Iterator[Server]:
     handler = type("Handler", (_Handler,), {"files": files})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, name="fileserver", daemon=True)
+    # shutdown() waits for the loop's next poll: 0.5 s by default, paid by every test.
+    serve = functools.partial(httpd.serve_forever, poll_interval=0.01)
+    thread = threading.Thread(target=serve, name="fileserver", daemon=True)
     thread.start()
     try:
         yield Server(files, int(httpd.server_address[1]))
