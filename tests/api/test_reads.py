@@ -7,8 +7,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from modelref.domain.categories import Category
 from tests.api.conftest import V1, V2, Api
 
@@ -133,10 +131,6 @@ def test_v1_legacy_reads(api: Api, corpus_dir: Path) -> None:
     assert compressed.headers["content-encoding"] == "gzip"
 
 
-@pytest.mark.xfail(
-    reason="defect: a v1 read of a category without a legacy form that has records answers 503",
-    strict=True,
-)
 def test_v1_read_of_a_v2_only_category_with_records_is_404(api: Api, corpus_dir: Path) -> None:
     from modelref.domain.actors import Actor
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelref.domain.categories import Category
+from modelref.domain.categories import LEGACY_CATEGORIES, Category
 from modelref.domain.errors import ModelrefError
 from modelref.service.catalog import CatalogService
 from modelref.service.rendering import dump_v2
@@ -248,9 +248,10 @@ class ReadCache:
             if kind == "v2":
                 records, after = self.catalog.records(category)
                 body = dump_v2(records)
-            else:
+            else:  # no legacy form (controlnet_annotator, video...): empty, answered 404
                 records = None
-                view = self.catalog.legacy_view(category)
+                legacy = category in LEGACY_CATEGORIES
+                view = self.catalog.legacy_view(category) if legacy else {}
                 after = self.catalog.versions().get(category, 0)
                 body = _dump_legacy(view) if view else b""
             if before == after:
