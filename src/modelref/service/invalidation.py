@@ -25,7 +25,9 @@ BACKOFF = (0.5, 30.0)
 class CatalogWatcher:
     """A thread refreshing ``cache`` whenever another process commits a catalog write."""
 
-    def __init__(self, url: str, cache: ReadCache, wait: float = 1.0) -> None:
+    def __init__(self, url: str, cache: ReadCache, wait: float = 0.25) -> None:
+        # ``wait`` bounds how long :meth:`stop` waits for the thread (it checks between
+        # waits); an idle wake-up is one poll of the socket.
         self.listener = CatalogListener(url)
         self.cache = cache
         self.wait = wait
