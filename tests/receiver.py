@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.httpserve import serve_in_thread, stop_serving
 
 
 @dataclass
@@ -68,17 +69,12 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        # shutdown() waits for the loop's next poll: 0.5 s by default, paid by every test.
-        serve = functools.partial(self.server.serve_forever, poll_interval=0.01)
-        threading.Thread(target=serve, daemon=True).start()
+        self.server = serve_in_thread(Handler)
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            stop_serving(self.server)
 
 
 @contextmanager

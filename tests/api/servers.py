@@ -5,14 +5,12 @@ Every process is started by the test that uses it, bound to 127.0.0.1 and stoppe
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+
+from tests.httpserve import serve_in_thread, stop_serving
 
 #: Settings that would leak from the developer's shell are dropped by tests/conftest.py.
 _SERVE = [sys.executable, "-m", "modelref.cli.main", "serve"]
@@ -136,13 +136,9 @@ class FakeHorde:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # shutdown() waits for the loop's next poll: 0.5 s by default, paid by every test.
-        serve = functools.partial(self.server.serve_forever, poll_interval=0.01)
-        threading.Thread(target=serve, daemon=True).start()
+        self.server = serve_in_thread(Handler)
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            stop_serving(self.server)

@@ -16,15 +16,16 @@ Routes:
 
 from __future__ import annotations
 
-import functools
 import random
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.httpserve import serve_in_thread, stop_serving
 
 PAGE = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Log in</body></html>"
 
@@ -158,19 +159,12 @@ def serving(files: Files | None = None) -> Iterator[Server]:
     """Serve ``files`` on 127.0.0.1 (a free port) until the block ends."""
     files = files or Files()
     handler = type("Handler", (_Handler,), {"files": files})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    # shutdown() waits for the loop's next poll: 0.5 s by default, paid by every test.
-    serve = functools.partial(httpd.serve_forever, poll_interval=0.01)
-    thread = threading.Thread(target=serve, name="fileserver", daemon=True)
-    thread.start()
+    httpd = serve_in_thread(handler)
     try:
         yield Server(files, int(httpd.server_address[1]))
     finally:
         files.stop.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
+        stop_serving(httpd)
 
 
 def closed_port() -> int:

@@ -9,11 +9,11 @@ Content-Length larger than the body before the connection is closed.
 
 from __future__ import annotations
 
-import functools
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.httpserve import serve_in_thread, stop_serving
 
 OPS = Path(__file__).resolve().parents[1] / "ops_data"
 IMAGE_REPO = "AI-Horde-image-model-reference"
@@ -88,13 +88,9 @@ class ReferenceServer:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # shutdown() waits for the loop's next poll: 0.5 s by default, paid by every test.
-        serve = functools.partial(self.server.serve_forever, poll_interval=0.01)
-        threading.Thread(target=serve, daemon=True).start()
+        self.server = serve_in_thread(Handler)
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            stop_serving(self.server)
