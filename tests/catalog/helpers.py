@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -180,3 +181,13 @@ def run_child(code: str, args: list[str], env: dict[str, str], timeout: float = 
         cwd=ROOT,
         check=False,
     )
+
+
+def writable_copy(root: Path, tmp_path: Path, *parts: str) -> Path:
+    """A writable copy of the data folder (the originals are read-only) to damage on purpose."""
+    target = tmp_path / "src"
+    for part in parts:
+        shutil.copytree(root / part, target / part)
+    for path in target.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target

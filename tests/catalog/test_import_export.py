@@ -6,7 +6,7 @@ alone and from both together); a v2 export re-imported into a fresh database giv
 content hash for every record; re-importing unchanged files writes nothing; the legacy exports
 reproduce the text db.json (with its backend-prefixed keys) and every image-repo file field for
 field; import writes one audit event per category carrying the source files' sha256; the audit
-log replays to the catalog; bad files are refused with an error naming the file, writing nothing.
+log replays to the catalog. Bad files: ``test_import_refusals.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from tests.catalog.helpers import (
     assert_published,
     open_services,
     snapshot,
+    writable_copy,
 )
 from tests.conftest import copy_sqlite, is_reference
 from tests.corpus import DB_JSON_KEYS, LEGACY_COUNTS, SKIPPED_LEGACY, V2_COUNTS
@@ -116,16 +116,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def writable_copy(root: Path, tmp_path: Path, *parts: str) -> Path:
-    """A writable copy of the data folder (the originals are read-only) to damage on purpose."""
-    target = tmp_path / "src"
-    for part in parts:
-        shutil.copytree(root / part, target / part)
-    for path in target.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return target
 
 
 # ---------------------------------------------------------------------- counts
@@ -423,93 +413,3 @@ def test_replay_catalog_follows_imports_and_reimports(
         assert replayed.get(category.value, {}) == records
     assert replayed["blip"][first]["description"] == "changed by the test"
     assert svc.audit.verify().ok
-
-
-# ---------------------------------------------------------------------- bad files
-
-
-def _break_json(root: Path) -> Path:
-    target = root / "v2" / "blip.json"
-    target.write_text('{"BLIP": ')
-    return target
-
-
-def _break_v2_record(root: Path) -> Path:
-    target = root / "v2" / "stable_diffusion.json"
-    data = json.loads(target.read_text())
-    del data["Lantern Anime"]["nsfw"]
-    target.write_text(json.dumps(data))
-    return target
-
-
-def _break_csv_encoding(root: Path) -> Path:
-    target = root / "legacy" / "text" / "models.csv"
-    target.write_bytes(target.read_bytes()[:300] + b"\xff\xfe broken\r\n")
-    return target
-
-
-def _break_csv_number(root: Path) -> Path:
-    target = root / "legacy" / "text" / "models.csv"
-    text = target.read_text(encoding="utf-8")
-    broken = text.replace("Quillworks/Parchment-3B-V2,3,", "Quillworks/Parchment-3B-V2,three,", 1)
-    assert broken != text
-    target.write_text(broken)
-    return target
-
-
-def _break_legacy_download(root: Path) -> Path:
-    target = root / "legacy" / "image" / "esrgan.json"
-    data = json.loads(target.read_text())
-    first = next(iter(data.values()))
-    first["config"]["download"][0]["file_name"] = "no-such-file.pth"
-    target.write_text(json.dumps(data))
-    return target
-
-
-def _mix_shapes(root: Path) -> Path:
-    """A category file with v2 and legacy entries mixed: neither format, must not be skipped."""
-    target = root / "v2" / "blip.json"
-    data = json.loads(target.read_text())
-    legacy = json.loads((root / "legacy" / "image" / "esrgan.json").read_text())
-    data.update(legacy)
-    target.write_text(json.dumps(data))
-    return target
-
-
-def _not_an_object(root: Path) -> Path:
-    target = root / "v2" / "codeformer.json"
-    target.write_text('{"CodeFormers": 5}')
-    return target
-
-
-BREAKERS = {
-    "malformed-json": (_break_json, ("v2", "legacy")),
-    "invalid-v2-record": (_break_v2_record, ("v2",)),
-    "csv-not-utf8": (_break_csv_encoding, ("legacy",)),
-    "csv-bad-number": (_break_csv_number, ("legacy",)),
-    "legacy-download-without-file": (_break_legacy_download, ("legacy",)),
-    "mixed-v2-and-legacy-entries": (_mix_shapes, ("v2", "legacy")),
-    "record-not-an-object": (_not_an_object, ("v2",)),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BREAKERS))
-def test_bad_file_is_refused_naming_the_file(
-    svc: Services, corpus_dir: Path, tmp_path: Path, case: str
-) -> None:
-    breaker, parts = BREAKERS[case]
-    root = writable_copy(corpus_dir, tmp_path, *parts)
-    bad = breaker(root)
-    before = snapshot(svc)
-
-    with pytest.raises(ValidationFailed) as caught:
-        svc.files.import_path(root, IMPORTER)
-
-    assert str(bad) in caught.value.message, caught.value.message
-    # All or nothing: the good files were not imported either.
-    assert snapshot(svc) == before
-
-
-def test_missing_path_is_refused(svc: Services, tmp_path: Path) -> None:
-    with pytest.raises(ValidationFailed, match="does not exist"):
-        svc.files.import_path(tmp_path / "nowhere", IMPORTER)
