@@ -248,7 +248,7 @@ class ReadCache:
             if kind == "v2":
                 records, after = self.catalog.records(category)
                 body = dump_v2(records)
-            else:  # no legacy form (controlnet_annotator, video...): empty, answered 404
+            else:  # a category with no legacy form (controlnet_annotator...) is empty: 404
                 records = None
                 legacy = category in LEGACY_CATEGORIES
                 view = self.catalog.legacy_view(category) if legacy else {}
