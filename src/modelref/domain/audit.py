@@ -48,8 +48,6 @@ class AuditEvent:
 
 
 _BODY_FIELDS = tuple(f.name for f in fields(AuditEvent) if f.name not in ("prev_hash", "hash"))
-#: The body's keys as canonical JSON orders them (plain identifiers: no escaping needed).
-_SORTED_BODY_FIELDS = tuple(sorted(_BODY_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -70,16 +68,11 @@ class NewEvent:
     payload: dict[str, Any] = field(default_factory=dict)
 
     def chained(self, event_id: int, prev_hash: str) -> AuditEvent:
-        """This event as the log's ``event_id``-th entry after ``prev_hash`` (the body is
-        serialized canonically once, the payload spliced in, for the hash)."""
-        payload_json = canonical_json(self.payload)
+        """This event as the log's ``event_id``-th entry after ``prev_hash`` (its body is
+        exactly these fields plus the id: serialized canonically in one call, for the hash)."""
         values = {**self.__dict__, "event_id": event_id}
-        body = ",".join(
-            f'"{name}":{payload_json if name == "payload" else canonical_json(values[name])}'
-            for name in _SORTED_BODY_FIELDS
-        )
         digest = hashlib.sha256(prev_hash.encode("ascii"))
-        digest.update(("{" + body + "}").encode("utf-8"))
+        digest.update(canonical_json(values).encode("utf-8"))
         return AuditEvent(prev_hash=prev_hash, hash=digest.hexdigest(), **values)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from modelref.domain.audit import GENESIS_HASH, QUEUE_CATEGORY, AuditEvent, NewEvent
 from modelref.store.counters import Counters
+from modelref.store.prepared import Prepared
 from modelref.store.sql import chunks
 from modelref.store.tables import audit_events, pending_changes
 
@@ -20,8 +21,8 @@ P = pending_changes
 #: Counter holding the id of the last appended event, so a truncated tail is detectable.
 HEAD_COUNTER = "audit_head"
 
-_LAST = select(A.c.event_id, A.c.hash).order_by(A.c.event_id.desc()).limit(1)
-_INSERT = insert(A)
+_LAST = Prepared(select(A.c.event_id, A.c.hash).order_by(A.c.event_id.desc()).limit(1))
+_INSERT = Prepared(insert(A), [c.name for c in A.c])
 
 
 def _event(row: Row[Any]) -> AuditEvent:
@@ -48,8 +49,8 @@ class AuditRepository:
         """Chain and insert ``events`` in order, with one read of the chain head."""
         if not events:
             return []
-        last = self.conn.execute(_LAST).first()
-        prev_id, prev_hash = (int(last.event_id), str(last.hash)) if last else (0, GENESIS_HASH)
+        last = _LAST.first(self.conn)
+        prev_id, prev_hash = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
         chained: list[AuditEvent] = []
         rows = []
         for draft in events:
@@ -62,7 +63,7 @@ class AuditRepository:
             rows.append(
                 {**event.__dict__, "payload": json.dumps(event.payload, ensure_ascii=False)}
             )
-        self.conn.execute(_INSERT, rows)
+        _INSERT.run(self.conn, rows)
         self.counters.set(HEAD_COUNTER, chained[-1].event_id)
         self.appended.extend(chained)
         return chained

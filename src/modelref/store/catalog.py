@@ -7,19 +7,24 @@ listeners (the read cache, the publisher) use to know what moved.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
+from modelref.store.prepared import Prepared
 from modelref.store.sql import chunks
 from modelref.store.tables import catalog_records, catalog_versions
 
 R = catalog_records
 V = catalog_versions
 
-_GET = select(R).where(and_(R.c.category == bindparam("c"), R.c.name == bindparam("n")))
+#: The columns :func:`_row` reads, in its order.
+_COLUMNS = (R.c.category, R.c.name, R.c.record, R.c.content_hash, R.c.extras, R.c.position)
+_GET = Prepared(
+    select(*_COLUMNS).where(and_(R.c.category == bindparam("c"), R.c.name == bindparam("n")))
+)
 _OP_COLUMNS = {"create": "total_creates", "update": "total_updates", "delete": "total_deletes"}
 
 
@@ -51,14 +56,16 @@ class CategoryVersion:
     source_sha256: str | None
 
 
-def _row(row: Row[Any]) -> CatalogRow:
+def _row(row: Sequence[Any]) -> CatalogRow:
+    """A row of :data:`_COLUMNS`."""
+    category, name, record, content_hash, extras, position = row
     return CatalogRow(
-        category=row.category,
-        name=row.name,
-        record=json.loads(row.record),
-        content_hash=row.content_hash,
-        extras=json.loads(row.extras) if row.extras else None,
-        position=int(row.position),
+        category=category,
+        name=name,
+        record=json.loads(record),
+        content_hash=content_hash,
+        extras=json.loads(extras) if extras else None,
+        position=int(position),
     )
 
 
@@ -80,7 +87,7 @@ class CatalogRepository:
 
     # ------------------------------------------------------------------ reads
     def get(self, category: str, name: str) -> CatalogRow | None:
-        row = self.conn.execute(_GET, {"c": category, "n": name}).first()
+        row = _GET.first(self.conn, {"c": category, "n": name})
         return _row(row) if row is not None else None
 
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], CatalogRow]:
@@ -90,14 +97,14 @@ class CatalogRepository:
         found: dict[tuple[str, str], CatalogRow] = {}
         for category, names in by_category.items():
             for chunk in chunks(names):
-                q = select(R).where(R.c.category == category, R.c.name.in_(chunk))
+                q = select(*_COLUMNS).where(R.c.category == category, R.c.name.in_(chunk))
                 for row in self.conn.execute(q):
                     found[(row.category, row.name)] = _row(row)
         return found
 
     def rows(self, category: str) -> list[CatalogRow]:
         """Every record of ``category`` in file order."""
-        q = select(R).where(R.c.category == category).order_by(R.c.position, R.c.name)
+        q = select(*_COLUMNS).where(R.c.category == category).order_by(R.c.position, R.c.name)
         return [_row(r) for r in self.conn.execute(q)]
 
     def count(self, category: str) -> int:

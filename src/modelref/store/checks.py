@@ -29,6 +29,7 @@ from sqlalchemy import (
 from modelref.domain.checks import CheckState, Finding
 from modelref.domain.identity import MATCHES_PER_KEY, IdentityKey, KeyMatch
 from modelref.domain.transitions import OPEN
+from modelref.store.prepared import Prepared
 from modelref.store.sql import chunks
 from modelref.store.tables import (
     catalog_versions,
@@ -51,7 +52,8 @@ _OPEN = sorted(s.value for s in OPEN)
 
 # Statements built once (the enqueue path runs them on every proposal).
 _MATCH_COLUMNS = (K.c.digest, K.c.display, K.c.field, K.c.category, K.c.model_name, K.c.change_id)
-_VISIBLE = or_(K.c.change_id == LIVE, P.c.status.in_(_OPEN))
+#: Live, or an open change (spelled out rather than ``IN``: prepared statements bind no lists).
+_VISIBLE = or_(K.c.change_id == LIVE, *(P.c.status == s for s in _OPEN))
 _KEYS = K.outerjoin(P, P.c.change_id == K.c.change_id)
 #: The model asking is never its own match.
 _OTHERS = not_(and_(K.c.category == bindparam("category"), K.c.model_name == bindparam("name")))
@@ -71,22 +73,24 @@ def _holders(digest: str, *where: Any) -> Any:
 
 
 @functools.cache
-def _match(plain: int, author: bool) -> Any:
+def _match(plain: int, author: bool) -> Prepared:
     """One statement for ``plain`` keys (parameters ``d0``, ``d1``...) and the author key,
     built once per shape."""
     parts = [_holders(f"d{i}") for i in range(plain)]
     if author:
         parts.append(_holders("author", K.c.display != bindparam("spelling")))
-    return union_all(*(select(p) for p in parts))
+    return Prepared(union_all(*(select(p) for p in parts)))
 
 
-_STALE = (
+_STALE = Prepared(
     select(V.c.category, V.c.version)
     .select_from(V.outerjoin(KV, KV.c.category == V.c.category))
     .where(or_(KV.c.version.is_(None), KV.c.version != V.c.version))
 )
-_INSERT_RUN = insert(R)
-_INSERT_KEYS = insert(K)
+_INSERT_RUN = Prepared(insert(R), [c.name for c in R.c])
+_INSERT_KEYS = Prepared(
+    insert(K), ("digest", "change_id", "category", "model_name", "field", "display")
+)
 
 
 @dataclass(frozen=True)
@@ -167,8 +171,8 @@ class ChecksRepository:
         """Start the change's checks afresh (``fresh``: the change has none yet, at enqueue)."""
         if not fresh:
             self.conn.execute(delete(R).where(R.c.change_id == change_id))
-        self.conn.execute(
-            _INSERT_RUN,
+        _INSERT_RUN.run(
+            self.conn,
             {
                 "change_id": change_id,
                 "state": state.value,
@@ -236,8 +240,7 @@ class ChecksRepository:
         self, change_id: int, category: str, name: str, keys: Iterable[IdentityKey]
     ) -> None:
         rows = _key_rows(change_id, category, name, keys)
-        if rows:
-            self.conn.execute(_INSERT_KEYS, rows)
+        _INSERT_KEYS.run(self.conn, rows)
 
     def replace_change_keys(
         self, change_id: int, category: str, name: str, keys: Iterable[IdentityKey]
@@ -264,22 +267,22 @@ class ChecksRepository:
         params.update(category=asking[0], name=asking[1])
         if author is not None:
             params.update(author=author[0], spelling=author[1])
-        rows = self.conn.execute(_match(len(plain), author is not None), params)
+        rows = _match(len(plain), author is not None).rows(self.conn, params)
         return [
             KeyMatch(
-                digest=str(r.digest),
-                display=str(r.display),
-                field=str(r.field),
-                category=str(r.category),
-                model_name=str(r.model_name),
-                change_id=int(r.change_id) if int(r.change_id) != LIVE else None,
+                digest=str(digest),
+                display=str(display),
+                field=str(field),
+                category=str(category),
+                model_name=str(model_name),
+                change_id=int(change_id) if int(change_id) != LIVE else None,
             )
-            for r in rows
+            for digest, display, field, category, model_name, change_id in rows
         ]
 
     def stale_categories(self) -> dict[str, int]:
         """Categories whose catalog version moved since their live keys were built."""
-        return {str(r.category): int(r.version) for r in self.conn.execute(_STALE)}
+        return {str(category): int(version) for category, version in _STALE.rows(self.conn)}
 
     def replace_live_keys(
         self,

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from modelref.store.prepared import Prepared
 from modelref.store.tables import counters
 
 C = counters
 
-_BUMP = update(C).where(C.c.name == bindparam("n")).values(value=C.c.value + 1).returning(C.c.value)
+_BUMP = Prepared(
+    update(C).where(C.c.name == bindparam("n")).values(value=C.c.value + 1).returning(C.c.value)
+)
 _TAKE = (
     update(C)
     .where(C.c.name == bindparam("n"))
     .values(value=C.c.value + bindparam("k"))
     .returning(C.c.value)
 )
-_SET = update(C).where(C.c.name == bindparam("n")).values(value=bindparam("v"))
+_SET = Prepared(update(C).where(C.c.name == bindparam("n")).values(value=bindparam("v")))
 _PEEK = select(C.c.value).where(C.c.name == bindparam("n"))
 
 
@@ -27,7 +30,7 @@ class Counters:
 
     def next(self, name: str) -> int:
         """Allocate the next value of ``name`` (1 for a new counter)."""
-        value = self.conn.execute(_BUMP, {"n": name}).scalar()
+        value = _BUMP.scalar(self.conn, {"n": name})
         if value is None:
             self.conn.execute(insert(C), {"name": name, "value": 1})
             return 1
@@ -42,7 +45,7 @@ class Counters:
         return range(int(last) - count + 1, int(last) + 1)
 
     def set(self, name: str, value: int) -> None:
-        if self.conn.execute(_SET, {"n": name, "v": value}).rowcount == 0:
+        if _SET.run(self.conn, {"n": name, "v": value}) == 0:
             self.conn.execute(insert(C), {"name": name, "value": value})
 
     def peek(self, name: str) -> int:

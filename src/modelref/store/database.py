@@ -27,6 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from modelref import faults
 from modelref.domain.errors import StorageError, ValidationFailed
 from modelref.store import notify
+from modelref.store.prepared import sqlite_execute
 from modelref.store.unit_of_work import Transaction
 from modelref.store.watchdog import Watchdog
 
@@ -147,10 +148,8 @@ class Database:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            if conn.get_execution_options().get("modelref_write"):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                conn.exec_driver_sql("BEGIN")
+            write = conn.get_execution_options().get("modelref_write")
+            sqlite_execute(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
 

@@ -17,11 +17,12 @@ from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 
 from modelref.domain.jobs import DEFAULT_MAX_ATTEMPTS, JobState
 from modelref.store.counters import Counters
+from modelref.store.prepared import Prepared
 from modelref.store.tables import outbox_jobs
 
 J = outbox_jobs
 JOB_COUNTER = "outbox_job"
-_INSERT = insert(J)  # built once: enqueues add a job each
+_INSERT = Prepared(insert(J), [c.name for c in J.c])  # enqueues add a job each
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,8 @@ class OutboxRepository:
     ) -> int:
         """Queue a job; it runs only if this transaction commits."""
         job_id = self.counters.next(JOB_COUNTER)
-        self.conn.execute(
-            _INSERT,
+        _INSERT.run(
+            self.conn,
             {
                 "job_id": job_id,
                 "kind": kind,

@@ -20,6 +20,7 @@ from modelref.domain.queue_models import (
 )
 from modelref.domain.transitions import OPEN
 from modelref.store import approvals
+from modelref.store.prepared import Prepared
 from modelref.store.sql import chunks
 from modelref.store.tables import pending_changes
 
@@ -30,7 +31,7 @@ _RECORD_FIELDS = tuple(f for f in PendingChangeRecord.model_fields if f in T.c)
 #: ``page`` orders: upstream's (change id), oldest first, newest first.
 SORTS = ("change_id", "age", "-age")
 _OPEN = sorted(s.value for s in OPEN)
-_INSERT = insert(T)
+_INSERT = Prepared(insert(T), _RECORD_FIELDS)
 _GET = select(T).where(T.c.change_id == bindparam("id"))
 
 
@@ -208,7 +209,7 @@ class QueueRepository:
     def insert(self, record: PendingChangeRecord) -> dict[str, Any]:
         """Insert a new change; returns it in JSON form, as stored (the audit event embeds it)."""
         data = record.model_dump(mode="json")
-        self.conn.execute(_INSERT, _row_of(data))
+        _INSERT.run(self.conn, _row_of(data))
         return data
 
     def move(

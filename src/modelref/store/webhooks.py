@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from modelref.domain.webhooks import Subscription
 from modelref.store.counters import Counters
+from modelref.store.prepared import Prepared
 from modelref.store.tables import webhook_subscriptions
 
 W = webhook_subscriptions
 SUBSCRIPTION_COUNTER = "webhook_subscription"
+#: Read by every write transaction that appends queue events (the before-commit listener).
+_ALL = Prepared(select(W).order_by(W.c.subscription_id))
 
 
-def _subscription(row: Row[Any]) -> Subscription:
+def _subscription(row: tuple[Any, ...]) -> Subscription:
+    """A row of :data:`W` (its columns in table order)."""
+    sid, url, events, fmt, secret, created_by, created_username, created_at = row
     return Subscription(
-        subscription_id=int(row.subscription_id),
-        url=str(row.url),
-        events=tuple(e for e in str(row.events).split(",") if e),
-        format=str(row.format),
-        secret=str(row.secret),
-        created_by=str(row.created_by),
-        created_username=str(row.created_username),
-        created_at=int(row.created_at),
+        subscription_id=int(sid),
+        url=str(url),
+        events=tuple(e for e in str(events).split(",") if e),
+        format=str(fmt),
+        secret=str(secret),
+        created_by=str(created_by),
+        created_username=str(created_username),
+        created_at=int(created_at),
     )
 
 
@@ -74,8 +79,7 @@ class WebhookRepository:
 
     def get(self, subscription_id: int) -> Subscription | None:
         row = self.conn.execute(select(W).where(W.c.subscription_id == subscription_id)).first()
-        return _subscription(row) if row is not None else None
+        return _subscription(tuple(row)) if row is not None else None
 
     def all(self) -> list[Subscription]:
-        rows = self.conn.execute(select(W).order_by(W.c.subscription_id))
-        return [_subscription(r) for r in rows]
+        return [_subscription(r) for r in _ALL.rows(self.conn)]
