@@ -31,10 +31,15 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+#: Integer keys the service allocates itself (change, event and job ids). ``INTEGER`` on
+#: SQLite makes the key the rowid: one B-tree per table, where ``BIGINT`` would add a second
+#: one (an automatic index) that every insert writes and every lookup walks.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
 pending_changes = Table(
     "pending_changes",
     metadata,
-    Column("change_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("change_id", RowId, primary_key=True, autoincrement=False),
     Column("category", String(32), nullable=False),
     Column("model_name", String(512), nullable=False),
     Column("operation", String(16), nullable=False),
@@ -64,7 +69,14 @@ pending_changes = Table(
     Column("lease_expires_at", BigInteger),
     Index("ix_pending_changes_status_id", "status", "change_id"),
     Index("ix_pending_changes_category_id", "category", "change_id"),
-    Index("ix_pending_changes_batch_id", "batch_id", "change_id"),
+    # Partial: a change has no batch until approved or rejected, so proposals never write it.
+    Index(
+        "ix_pending_changes_batch_id",
+        "batch_id",
+        "change_id",
+        postgresql_where=text("batch_id IS NOT NULL"),
+        sqlite_where=text("batch_id IS NOT NULL"),
+    ),
     Index("ix_pending_changes_requested_by_id", "requested_by", "change_id"),
     Index("ix_pending_changes_model", "category", "model_name"),
     # Open changes are few and the newest: listing them must not walk the whole history.
@@ -80,7 +92,7 @@ pending_changes = Table(
 audit_events = Table(
     "audit_events",
     metadata,
-    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", RowId, primary_key=True, autoincrement=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("domain", String(16), nullable=False),
     Column("category", String(32), nullable=False),
@@ -96,7 +108,12 @@ audit_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_events_change_id", "change_id"),
-    Index("ix_audit_events_batch_id", "batch_id"),
+    Index(  # partial: most events (every enqueue, every catalog write) belong to no batch
+        "ix_audit_events_batch_id",
+        "batch_id",
+        postgresql_where=text("batch_id IS NOT NULL"),
+        sqlite_where=text("batch_id IS NOT NULL"),
+    ),
     Index("ix_audit_events_category_model", "category", "model_name"),
     Index("ix_audit_events_action", "action"),
 )
@@ -149,7 +166,7 @@ api_keys = Table(
 outbox_jobs = Table(
     "outbox_jobs",
     metadata,
-    Column("job_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("job_id", RowId, primary_key=True, autoincrement=False),
     Column("kind", String(32), nullable=False),
     #: What the job is about (e.g. ``change:12``), for lookups and de-duplication.
     Column("subject", String(200)),
@@ -171,8 +188,6 @@ outbox_jobs = Table(
 #: Review checks of a change (service/checks): state, findings and live progress. Identity
 #: findings are written at enqueue; the check job's outcome writes the download findings in
 #: the transaction that marks the job done, so a result is recorded exactly once.
-#: ``INTEGER`` on SQLite makes the key the rowid (one B-tree per table, not two).
-RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 check_runs = Table(
     "check_runs",
