@@ -95,7 +95,10 @@ class AuditRepository:
         return [_event(r) for r in reversed(rows)]
 
     def for_model(self, category: str, model_name: str) -> list[AuditEvent]:
-        return list(self.iter(A.c.category == category, A.c.model_name == model_name))
+        """Catalog events of one model (the partial category/model index needs the third
+        term spelled out)."""
+        where = (A.c.category == category, A.c.model_name == model_name)
+        return list(self.iter(*where, A.c.category != QUEUE_CATEGORY))
 
     def for_changes(
         self, change_ids: Iterable[int], *, queue_domain: str | None = None

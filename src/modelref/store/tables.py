@@ -114,7 +114,15 @@ audit_events = Table(
         postgresql_where=text("batch_id IS NOT NULL"),
         sqlite_where=text("batch_id IS NOT NULL"),
     ),
-    Index("ix_audit_events_category_model", "category", "model_name"),
+    # Partial: a model's history is its catalog events. Queue events (most of the log) are
+    # read by change or batch, and must not tempt the planner into walking all of them.
+    Index(
+        "ix_audit_events_category_model",
+        "category",
+        "model_name",
+        postgresql_where=text("category <> 'pending_queue'"),
+        sqlite_where=text("category <> 'pending_queue'"),
+    ),
     Index("ix_audit_events_action", "action"),
 )
 
