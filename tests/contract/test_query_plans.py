@@ -57,14 +57,24 @@ def plans(db: Database, read: Callable[[Transaction], object]) -> list[str]:
         (lambda tx: tx.audit.catalog_writes(range(1, 51)), "change_id"),
         (lambda tx: tx.audit.for_batches(range(1, 21), queue_domain="v2"), "batch_id"),
         (lambda tx: tx.audit.for_model("image_generation", "a model"), "category_model"),
+        (lambda tx: tx.audit.splits("v2"), "action"),
+        (lambda tx: tx.audit.applied_batches(None, 20), "action"),
     ],
-    ids=["changes-queue", "changes", "catalog-writes", "batches-queue", "model"],
+    ids=[
+        "changes-queue",
+        "changes",
+        "catalog-writes",
+        "batches-queue",
+        "model",
+        "splits",
+        "applies",
+    ],
 )
 def test_audit_reads_walk_their_own_index(
     db: Database, read: Callable[[Transaction], object], index: str
 ) -> None:
     for plan in plans(db, read):
-        assert f"USING INDEX ix_audit_events_{index}" in plan, plan
+        assert f"INDEX ix_audit_events_{index} (" in plan, plan  # USING [COVERING] INDEX
 
 
 def test_a_partial_index_still_serves_its_queries(db: Database) -> None:

@@ -135,8 +135,11 @@ class AuditRepository:
         return _sorted(found)
 
     def splits(self, domain: str) -> list[AuditEvent]:
-        """Every ``batch_split`` event of a domain (action index; at most one per apply)."""
-        q = select(A).where(A.c.action == "batch_split", A.c.domain == domain)
+        """Every ``batch_split`` event of a domain (action index; at most one per apply).
+        A split always names its batch; the partial index needs that said."""
+        q = select(A).where(
+            A.c.action == "batch_split", A.c.batch_id.is_not(None), A.c.domain == domain
+        )
         return [_event(r) for r in self.conn.execute(q.order_by(A.c.event_id))]
 
     def batch_ids_before(self, domain: str, cursor: int | None, limit: int) -> list[int]:

@@ -123,7 +123,13 @@ audit_events = Table(
         postgresql_where=text("category <> 'pending_queue'"),
         sqlite_where=text("category <> 'pending_queue'"),
     ),
-    Index("ix_audit_events_action", "action"),
+    Index(  # batch splits and applies, by batch (partial: an enqueue belongs to no batch)
+        "ix_audit_events_action",
+        "action",
+        "batch_id",
+        postgresql_where=text("batch_id IS NOT NULL"),
+        sqlite_where=text("batch_id IS NOT NULL"),
+    ),
 )
 
 #: Live catalog: the current record of each (category, name).
