@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,6 +89,29 @@ def start_server(
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"server did not start:\n{server.output()}")
+
+
+def start_servers(tmp_path: Path, *envs: tuple[str, dict[str, str]]) -> list[Server]:
+    """Start one ``modelref serve`` per ``(name, env)`` at the same time (each start is mostly
+    imports); all of them answer on return, or none is left running."""
+    with ThreadPoolExecutor(len(envs)) as pool:
+        starting = [pool.submit(start_server, tmp_path, env, name=name) for name, env in envs]
+    started = [f.result() for f in starting if f.exception() is None]
+    for future in starting:
+        error = future.exception()
+        if error is not None:
+            stop_servers(*started)
+            raise error
+    return started
+
+
+def stop_servers(*servers: Server) -> None:
+    """Stop every server (SIGTERM to all, then wait for each)."""
+    for server in servers:
+        if server.proc.poll() is None:
+            server.proc.terminate()
+    for server in servers:
+        server.stop()
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from modelref.service.container import Services
 from modelref.service.rendering import dump_v2
 from modelref.settings import Settings
 from tests.api.conftest import Q2, V2
-from tests.api.servers import Server, start_server
+from tests.api.servers import Server, start_servers, stop_servers
 from tests.catalog.helpers import IMPORTER, misc_record
 from tests.contract.test_catalog_feed import write_reference
 
@@ -43,17 +43,11 @@ def servers(pg_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server, dict[
         keys[who] = svc.keys.create(uid, name, "approver")
     svc.db.dispose()
     env = {"MODELREF_DATABASE_URL": pg_url, "MODELREF_CACHE_INTERVAL": "3600"}
-    a = start_server(tmp_path, env, name="a")
-    try:
-        b = start_server(tmp_path, env, name="b")
-    except BaseException:
-        a.stop()
-        raise
+    a, b = start_servers(tmp_path, ("a", env), ("b", env))
     try:
         yield a, b, keys
     finally:
-        b.stop()
-        a.stop()
+        stop_servers(b, a)
 
 
 def batch(server: Server, keys: dict[str, str], who: str, names: list[str]) -> None:

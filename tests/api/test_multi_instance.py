@@ -19,7 +19,7 @@ from modelref.domain.actors import Actor
 from modelref.service.container import Services
 from modelref.settings import Settings
 from tests.api.conftest import Q2, V2
-from tests.api.servers import Server, start_server
+from tests.api.servers import Server, start_servers, stop_servers
 from tests.corpus import CORPUS
 from tests.factories import misc_payload
 
@@ -51,17 +51,11 @@ def _snapshot(server: Server, path: str) -> tuple[str, set[str]]:
 def _two_instances(tmp_path: Path, url: str) -> None:
     keys = _prepare(url)
     env = {"MODELREF_DATABASE_URL": url}
-    a = start_server(tmp_path, env, name="a")
-    try:
-        b = start_server(tmp_path, env, name="b")
-    except BaseException:
-        a.stop()
-        raise
+    a, b = start_servers(tmp_path, ("a", env), ("b", env))
     try:
         _exercise(a, b, keys, url)
     finally:
-        a.stop()
-        b.stop()
+        stop_servers(a, b)
 
 
 def _exercise(a: Server, b: Server, keys: dict[str, str], url: str) -> None:
