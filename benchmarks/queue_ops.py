@@ -8,11 +8,10 @@ included), then the script measures:
 
 * ``enqueue``: 200 ``enqueue_change`` calls, one at a time (median, p95), of the real
   ``stable_diffusion_2.1`` v2 record (about 1 KB; a unique name per call; read from the
-  real-reference folder, ``MODELREF_REFERENCE_DIR``, default ``../shared/data``), in runs of
-  ``--block`` (10) that alternate with runs of bare durable commits of the same bytes
-  (``BEGIN IMMEDIATE; INSERT; COMMIT`` on a SQLite file beside the database, same pragmas;
-  ``BEGIN; INSERT; COMMIT`` on PostgreSQL) so both see the same machine in the same moments;
-  the ratio of the two medians is reported.
+  real-reference folder, ``MODELREF_REFERENCE_DIR``, default ``../shared/data``), each followed
+  by one bare durable commit of the same bytes (``BEGIN IMMEDIATE; INSERT; COMMIT`` on a
+  SQLite file beside the database, same pragmas; ``BEGIN; INSERT; COMMIT`` on PostgreSQL) so
+  both see the same machine in the same moment; the ratio of the two medians is reported.
   A small ``miscellaneous`` payload is measured as a second row;
 * ``list``: ``list_changes`` filtered by status with limit 50 (median of 200), for the pending
   view and for the applied history (the larger match set, so the larger ``total`` count);
@@ -183,28 +182,21 @@ def p95(samples: list[float]) -> float:
 
 
 def paired(
-    fn: Callable[[], Any], floor: Callable[[], Any], repeat: int, rounds: int, block: int
+    fn: Callable[[], Any], floor: Callable[[], Any], repeat: int, rounds: int
 ) -> tuple[list[float], list[float]]:
-    """``fn`` and ``floor``, ``repeat`` times each, in alternating runs of ``block`` calls;
-    the round with the lowest median of ``fn`` is kept, with the floor samples taken in that
-    same round.
-
-    Runs, not single calls: each call ends in an fsync of its own file, and a commit right
-    after another file's flush pays for it on this kind of disk (``--block 1`` alternates
-    single calls, to see the difference); short runs still see the same machine moments."""
+    """``fn`` and ``floor`` alternately, ``repeat`` times; the round with the lowest median of
+    ``fn`` is kept, with the floor samples taken in that same round."""
     best: tuple[list[float], list[float]] | None = None
     for _ in range(rounds):
         a: list[float] = []
         b: list[float] = []
-        while len(a) < repeat:
-            for _ in range(min(block, repeat - len(a))):
-                t0 = time.perf_counter()
-                fn()
-                a.append(time.perf_counter() - t0)
-            for _ in range(min(block, repeat - len(b))):
-                t0 = time.perf_counter()
-                floor()
-                b.append(time.perf_counter() - t0)
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            t1 = time.perf_counter()
+            floor()
+            b.append(time.perf_counter() - t1)
+            a.append(t1 - t0)
         if best is None or statistics.median(a) < statistics.median(best[0]):
             best = (a, b)
     assert best is not None
@@ -289,7 +281,7 @@ def run_size(
         # on a shared machine that filters out other processes' bursts, not our own slowness.
         if profile is not None and args.profile == "enqueue":
             profile.enable()
-        enq, floor = paired(enqueue, bare, args.enqueues, args.rounds, args.block)
+        enq, floor = paired(enqueue, bare, args.enqueues, args.rounds)
         if profile is not None and args.profile == "enqueue":
             profile.disable()
         bare.close()
@@ -407,9 +399,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--approve", type=int, default=1000)
     parser.add_argument(
         "--rounds", type=int, default=3, help="repeat enqueue/list rounds, keep the best"
-    )
-    parser.add_argument(
-        "--block", type=int, default=10, help="enqueues (then bare commits) per alternating run"
     )
     parser.add_argument("--no-verify", dest="verify", action="store_false")
     parser.add_argument(
