@@ -15,6 +15,8 @@ included), then the script measures:
   A small ``miscellaneous`` payload is measured as a second row;
 * ``list``: ``list_changes`` filtered by status with limit 50 (median of 200), for the pending
   view and for the applied history (the larger match set, so the larger ``total`` count);
+* ``audit50``: the queue events of 50 changes (what the audit views read for a page of
+  changes; reported, no target);
 * ``approve``: one ``process_batch`` call approving 1,000 pending changes.
 
 Enqueue and list run ``--rounds`` times (default 3) and the round with the lowest median is
@@ -214,6 +216,7 @@ class Result:
     small_med_ms: float
     list_pending_ms: float
     list_applied_ms: float
+    audit50_ms: float
     approve_s: float
     verify_s: float | None
 
@@ -275,6 +278,10 @@ def run_size(
         def list_applied() -> None:
             svc.list_changes(applied_filter, limit=50)
 
+        def audit_of_changes() -> None:  # what the audit views read for a page of changes
+            with svc.db.read() as tx:
+                tx.audit.for_changes(range(1, 51), queue_domain="v2")
+
         timed(enqueue, 5)  # warm the pool and caches
         bare = BareCommit(engine, url, json.dumps(image, ensure_ascii=False))
         # Each measurement runs ``--rounds`` times and the round with the lowest median is kept:
@@ -288,6 +295,7 @@ def run_size(
         small = best_round(enqueue_small, args.enqueues, args.rounds, None, False)
         lst = best_round(list_pending, args.lists, args.rounds, profile, args.profile == "list")
         lst_applied = best_round(list_applied, args.lists, args.rounds, None, False)
+        audit50 = best_round(audit_of_changes, 20, args.rounds, None, False)
 
         with svc.db.read() as tx:
             ids = tx.queue.ids(pending_filter)[: args.approve]
@@ -321,6 +329,7 @@ def run_size(
         small_med_ms=statistics.median(small) * 1000,
         list_pending_ms=statistics.median(lst) * 1000,
         list_applied_ms=statistics.median(lst_applied) * 1000,
+        audit50_ms=statistics.median(audit50) * 1000,
         approve_s=approve_s,
         verify_s=verify_s,
     )
@@ -335,7 +344,8 @@ def report(results: list[Result]) -> bool:
     header = (
         f"{'engine':<9}{'size':>8} {'prefill s':>10} {'enq med ms':>11} {'enq p95 ms':>11} "
         f"{'bare ms':>8} {'ratio':>6} {'small ms':>9} "
-        f"{'list pend ms':>13} {'list appl ms':>13} {'approve1k s':>12} {'verify s':>9}"
+        f"{'list pend ms':>13} {'list appl ms':>13} {'audit50 ms':>11} {'approve1k s':>12} "
+        f"{'verify s':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -345,7 +355,7 @@ def report(results: list[Result]) -> bool:
             f"{r.engine:<9}{r.size:>8} {r.prefill_s:>10.2f} {r.enqueue_med_ms:>11.2f} "
             f"{r.enqueue_p95_ms:>11.2f} {r.bare_med_ms:>8.2f} "
             f"{r.enqueue_med_ms / r.bare_med_ms:>6.2f} {r.small_med_ms:>9.2f} "
-            f"{r.list_pending_ms:>13.2f} {r.list_applied_ms:>13.2f} "
+            f"{r.list_pending_ms:>13.2f} {r.list_applied_ms:>13.2f} {r.audit50_ms:>11.2f} "
             f"{r.approve_s:>12.3f} {verify}"
         )
     print()
