@@ -7,11 +7,11 @@ queues a new job, and the older job's progress or result is then ignored.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     Connection,
     Row,
@@ -112,12 +112,16 @@ class CheckRun:
     finished_at: int | None
 
 
+#: Findings as stored: a JSON list, (de)serialized by pydantic in one call.
+_FINDINGS = TypeAdapter(list[Finding])
+
+
 def _dump(findings: Sequence[Finding]) -> str:
-    return json.dumps([f.model_dump(mode="json") for f in findings], ensure_ascii=False)
+    return _FINDINGS.dump_json(list(findings)).decode("utf-8")
 
 
 def _load(raw: str | None) -> list[Finding]:
-    return [Finding.model_validate(item) for item in json.loads(raw or "[]")]
+    return _FINDINGS.validate_json(raw or "[]")
 
 
 def _run(row: Row[Any]) -> CheckRun:
@@ -269,15 +273,8 @@ class ChecksRepository:
             params.update(author=author[0], spelling=author[1])
         rows = _match(len(plain), author is not None).rows(self.conn, params)
         return [
-            KeyMatch(
-                digest=str(digest),
-                display=str(display),
-                field=str(field),
-                category=str(category),
-                model_name=str(model_name),
-                change_id=int(change_id) if int(change_id) != LIVE else None,
-            )
-            for digest, display, field, category, model_name, change_id in rows
+            KeyMatch(digest, display, field, category, name, cid if cid != LIVE else None)
+            for digest, display, field, category, name, cid in rows
         ]
 
     def stale_categories(self) -> dict[str, int]:
