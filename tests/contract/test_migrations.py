@@ -49,8 +49,8 @@ def _automatic_indexes(db: Database) -> set[str]:
 
 def test_rowid_keys_keep_every_row_down_and_up_again(db_url: str) -> None:
     """Revision 0040 rebuilds the queue, audit and outbox tables on SQLite (rowid keys) and
-    makes the batch indexes partial: a deployment's rows survive it both ways, the audit
-    chain still verifies, and the queue goes on where it stopped."""
+    makes four indexes partial: a deployment's rows survive it both ways, the audit chain
+    still verifies, and the queue goes on where it stopped."""
     svc = PendingQueueService.from_url(db_url)
     ids = [enqueue_create(svc, f"kept-{i}") for i in range(5)]
     svc.process_batch(
