@@ -1,4 +1,4 @@
-"""Rowid keys on SQLite for changes, events and jobs; three indexes made partial.
+"""Rowid keys on SQLite for changes, events and jobs; four indexes made partial.
 
 On SQLite a ``BIGINT`` primary key is not the rowid, so each of these tables carried a second
 B-tree (an automatic index on the key) that every insert wrote and every lookup walked;
@@ -31,98 +31,96 @@ depends_on = None
 
 _BATCHED = sa.text("batch_id IS NOT NULL")
 _CATALOG_EVENTS = sa.text("category <> 'pending_queue'")
+_OPEN = sa.text("status IN ('pending', 'approved')")
+_Shape = tuple[list[str], sa.TextClause | None]  # columns, partial WHERE
 
-#: (table, key column, its secondary indexes: name, columns, partial WHERE or None)
-_TABLES: list[tuple[str, str, list[tuple[str, list[str], sa.TextClause | None]]]] = [
-    (
-        "pending_changes",
+
+class _Index:
+    """A secondary index as 0030 left it (``old``) and as 0040 makes it (``new``)."""
+
+    def __init__(self, name: str, old: _Shape, new: _Shape | None = None) -> None:
+        self.name, self.old, self.new = name, old, new or old
+
+    @property
+    def changes(self) -> bool:
+        return self.new != self.old
+
+
+#: table -> (key column, its secondary indexes)
+_TABLES: dict[str, tuple[str, list[_Index]]] = {
+    "pending_changes": (
         "change_id",
         [
-            ("ix_pending_changes_status_id", ["status", "change_id"], None),
-            ("ix_pending_changes_category_id", ["category", "change_id"], None),
-            ("ix_pending_changes_batch_id", ["batch_id", "change_id"], None),
-            ("ix_pending_changes_requested_by_id", ["requested_by", "change_id"], None),
-            ("ix_pending_changes_model", ["category", "model_name"], None),
-            (
-                "ix_pending_changes_open_id",
-                ["change_id"],
-                sa.text("status IN ('pending', 'approved')"),
+            _Index("ix_pending_changes_status_id", (["status", "change_id"], None)),
+            _Index("ix_pending_changes_category_id", (["category", "change_id"], None)),
+            _Index(
+                "ix_pending_changes_batch_id",
+                (["batch_id", "change_id"], None),
+                (["batch_id", "change_id"], _BATCHED),
+            ),
+            _Index("ix_pending_changes_requested_by_id", (["requested_by", "change_id"], None)),
+            _Index("ix_pending_changes_model", (["category", "model_name"], None)),
+            _Index("ix_pending_changes_open_id", (["change_id"], _OPEN)),
+        ],
+    ),
+    "audit_events": (
+        "event_id",
+        [
+            _Index("ix_audit_events_change_id", (["change_id"], None)),
+            _Index("ix_audit_events_batch_id", (["batch_id"], None), (["batch_id"], _BATCHED)),
+            _Index(
+                "ix_audit_events_category_model",
+                (["category", "model_name"], None),
+                (["category", "model_name"], _CATALOG_EVENTS),
+            ),
+            # Read only for batch splits and applies, by batch.
+            _Index(
+                "ix_audit_events_action", (["action"], None), (["action", "batch_id"], _BATCHED)
             ),
         ],
     ),
-    (
-        "audit_events",
-        "event_id",
-        [
-            ("ix_audit_events_change_id", ["change_id"], None),
-            ("ix_audit_events_batch_id", ["batch_id"], None),
-            ("ix_audit_events_category_model", ["category", "model_name"], None),
-            ("ix_audit_events_action", ["action"], None),  # becomes (action, batch_id)
-        ],
-    ),
-    (
-        "outbox_jobs",
+    "outbox_jobs": (
         "job_id",
         [
-            ("ix_outbox_jobs_state_run_after", ["state", "run_after"], None),
-            ("ix_outbox_jobs_subject", ["subject"], None),
+            _Index("ix_outbox_jobs_state_run_after", (["state", "run_after"], None)),
+            _Index("ix_outbox_jobs_subject", (["subject"], None)),
         ],
     ),
-]
-#: Indexes that become partial, with their condition.
-_PARTIAL = {
-    "ix_pending_changes_batch_id": _BATCHED,
-    "ix_audit_events_batch_id": _BATCHED,
-    "ix_audit_events_category_model": _CATALOG_EVENTS,
-    "ix_audit_events_action": _BATCHED,
 }
 
 
-#: The action index is read only for batch splits and applies, by batch: it becomes
-#: (action, batch_id), holding only events that belong to a batch.
-_ACTION = ("ix_audit_events_action", ["action", "batch_id"])
-
-
-def _create(table: str, name: str, columns: list[str], where: sa.TextClause | None) -> None:
+def _create(table: str, name: str, shape: _Shape) -> None:
+    columns, where = shape
     op.create_index(name, table, columns, sqlite_where=where, postgresql_where=where)
 
 
-def _columns(name: str, columns: list[str], partial: bool) -> list[str]:
-    return _ACTION[1] if partial and name == _ACTION[0] else columns
-
-
-def _migrate(*, rowid: bool, partial: bool) -> None:
+def _migrate(*, forward: bool) -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
-    for table, key, indexes in _TABLES:
-        for name, columns, where in indexes:
-            if name in _PARTIAL:
-                where = _PARTIAL[name] if partial else None
-            elif not sqlite:
-                continue  # on PostgreSQL only the partial indexes change
-            op.drop_index(name, table_name=table)
-            if not sqlite:
-                _create(table, name, _columns(name, columns, partial), where)
-        if not sqlite:
+    for table, (key, indexes) in _TABLES.items():
+        if not sqlite:  # PostgreSQL keeps its keys: only the changed indexes are made anew
+            for ix in (ix for ix in indexes if ix.changes):
+                op.drop_index(ix.name, table_name=table)
+                _create(table, ix.name, ix.new if forward else ix.old)
             continue
-        # SQLite cannot change a column's type: the table is rebuilt with its rows, then
-        # its indexes are made anew.
+        # SQLite cannot change a column's type: the table is rebuilt with its rows, then its
+        # indexes are made anew.
+        for ix in indexes:
+            op.drop_index(ix.name, table_name=table)
         with op.batch_alter_table(table, recreate="always") as batch:
             batch.alter_column(
                 key,
-                type_=sa.Integer() if rowid else sa.BigInteger(),
-                existing_type=sa.BigInteger() if rowid else sa.Integer(),
+                type_=sa.Integer() if forward else sa.BigInteger(),
+                existing_type=sa.BigInteger() if forward else sa.Integer(),
                 existing_nullable=False,
                 autoincrement=False,
             )
-        for name, columns, where in indexes:
-            if name in _PARTIAL:
-                where = _PARTIAL[name] if partial else None
-            _create(table, name, _columns(name, columns, partial), where)
+        for ix in indexes:
+            _create(table, ix.name, ix.new if forward else ix.old)
 
 
 def upgrade() -> None:
-    _migrate(rowid=True, partial=True)
+    _migrate(forward=True)
 
 
 def downgrade() -> None:
-    _migrate(rowid=False, partial=False)
+    _migrate(forward=False)
